@@ -1,0 +1,240 @@
+"""The ``submission`` fixture's object: how a trusted test talks to the submission.
+
+A :class:`Submission` sends requests over a :class:`Connection` (a sandbox process, or the
+in-process server when debugging trusted code) and gives back plain data or :class:`Handle`
+objects. It keeps the test's and the task's time budget: a call never waits past the earliest of
+its own timeout, the test's and the task's deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any, Protocol
+
+from . import wire
+from .errors import (
+    SubmissionFault,
+    SubmissionMemoryError,
+    SubmissionProtocolError,
+    SubmissionRaised,
+    SubmissionTimeout,
+)
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What a command line run of the submission left: exit status and its output."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Connection(Protocol):
+    """One test's channel to a fresh process serving the submission."""
+
+    def request(self, message: dict[str, Any], deadline: float) -> Any:
+        """Send a request and return the decoded JSON answer; raise a SubmissionFault on failure."""
+
+    def run_module(self, module: str, argv: list[str], deadline: float) -> CliResult:
+        """``python -m module argv...`` in the working folder."""
+
+    def close(self) -> None:
+        """End the process and everything it started."""
+
+
+@dataclass
+class Budget:
+    """Wall-clock limits of one test: per call, per test, and what is left of the task's."""
+
+    call_timeout: float
+    test_deadline: float
+    task_deadline: float
+
+    def deadline(self, timeout: float | None = None) -> float:
+        now = time.monotonic()
+        call = now + (self.call_timeout if timeout is None else timeout)
+        deadline = min(call, self.test_deadline, self.task_deadline)
+        if deadline <= now:
+            which = "task" if self.task_deadline <= now else "test"
+            raise SubmissionTimeout(f"the {which}'s time budget is used up")
+        return deadline
+
+
+class Handle:
+    """A live object in the submission's process. ``handle.name(...)`` calls its method ``name``;
+    pass a handle back as an argument to hand the object to another call."""
+
+    __slots__ = ("_submission", "_id", "_type")
+
+    def __init__(self, submission: Submission, ident: int, type_name: str) -> None:
+        self._submission = submission
+        self._id = ident
+        self._type = type_name
+
+    def __getattr__(self, name: str) -> RemoteMethod:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return RemoteMethod(self, name)
+
+    def __repr__(self) -> str:
+        return f"<Handle {self._type}>"
+
+
+class RemoteMethod:
+    """``handle.name``: calling it calls ``name`` on the live object in the sandbox."""
+
+    __slots__ = ("_handle", "_name")
+
+    def __init__(self, handle: Handle, name: str) -> None:
+        self._handle = handle
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._handle._submission.call(self._handle, self._name, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{self._handle._type}.{self._name}"
+
+
+@dataclass
+class RaisesInfo:
+    """Filled by :meth:`Submission.raises` with the exception the submission raised."""
+
+    value: SubmissionRaised | None = None
+
+
+@dataclass
+class Submission:
+    """The submission, as a test sees it. See ``docs/writing-tasks.md``."""
+
+    task: str
+    package: str
+    workdir: Path
+    public_dir: Path
+    connection: Connection
+    budget: Budget
+    message_limit: int
+    on_fault: Callable[[str], None] = lambda kind: None
+    _closed: bool = field(default=False, repr=False)
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def _convert(self, obj: Any) -> Any:
+        if isinstance(obj, Handle):
+            if obj._submission is not self:
+                raise wire.WireError("a handle from another test's submission")
+            return {wire.HANDLE: obj._id, "$type": obj._type}
+        if isinstance(obj, PurePath):
+            return str(obj)
+        return obj
+
+    def _make_handle(self, ident: int, type_name: str) -> Handle:
+        return Handle(self, ident, type_name)
+
+    def _ask(self, message: dict[str, Any], timeout: float | None = None) -> Any:
+        try:
+            deadline = self.budget.deadline(timeout)
+            answer = self.connection.request(message, deadline)
+            if type(answer) is not dict or len(answer) != 1:
+                raise SubmissionProtocolError("an answer that is not {ok} or {raised}")
+            if "ok" in answer:
+                try:
+                    return wire.decode(answer["ok"], self._make_handle)
+                except wire.WireError as exc:
+                    raise SubmissionProtocolError(f"the answer is not plain data: {exc}") from None
+            info = answer.get("raised")
+            if type(info) is not dict:
+                raise SubmissionProtocolError("an answer that is not {ok} or {raised}")
+            raised = SubmissionRaised(
+                str(info.get("type_name", "?")),
+                [str(n) for n in info.get("type_names", [])][:64],
+                str(info.get("message", "")),
+                str(info.get("traceback", "")),
+            )
+            if raised.is_a("MemoryError"):
+                raise SubmissionMemoryError(f"the submission ran out of memory: {raised.message}") from raised
+            raise raised
+        except SubmissionFault as fault:
+            self.on_fault(fault.kind)
+            raise
+
+    def _encode(self, value: Any) -> Any:
+        try:
+            return wire.encode(value, self._convert)
+        except wire.WireError as exc:
+            raise TypeError(f"cannot pass this to the submission: {exc}") from None
+
+    def module(self, name: str) -> Handle:
+        """Import ``name`` (a module of the submission or anything it may import) in the sandbox."""
+        handle = self._ask({"op": "import", "module": name})
+        if not isinstance(handle, Handle):
+            raise SubmissionProtocolError(f"importing {name} gave back no handle")
+        return handle
+
+    def call(self, target: Handle, attr: str, *args: Any, **kwargs: Any) -> Any:
+        """Call ``target.attr(*args, **kwargs)`` in the sandbox; plain data or a handle comes back."""
+        return self._ask({"op": "call", "target": target._id, "attr": attr,
+                          "args": self._encode(list(args)), "kwargs": self._encode(kwargs)})
+
+    def instance(self, target: Handle, attr: str, *args: Any, **kwargs: Any) -> Handle:
+        """Like :meth:`call`, but the result always stays in the sandbox as a handle (for a
+        pydantic model or dataclass whose methods the test wants to call)."""
+        handle = self._ask({"op": "instance", "target": target._id, "attr": attr,
+                            "args": self._encode(list(args)), "kwargs": self._encode(kwargs)})
+        if not isinstance(handle, Handle):
+            raise SubmissionProtocolError("an instance request gave back no handle")
+        return handle
+
+    def getattr(self, target: Handle, attr: str) -> Any:
+        """The value of ``target.attr``: plain data or a handle."""
+        return self._ask({"op": "getattr", "target": target._id, "attr": attr})
+
+    def run_cli(self, argv: list[str | PurePath], module: str | None = None, timeout: float | None = None) -> CliResult:
+        """Run ``python -m PACKAGE.cli argv...`` (or ``module``) in :attr:`workdir`."""
+        module = module or f"{self.package}.cli"
+        try:
+            return self.connection.run_module(module, [str(a) for a in argv], self.budget.deadline(timeout))
+        except SubmissionFault as fault:
+            self.on_fault(fault.kind)
+            raise
+
+    @contextmanager
+    def raises(self, type_name: str, match: str | None = None) -> Iterator[RaisesInfo]:
+        """Expect the block to make the submission raise ``type_name`` (bare or qualified)."""
+        info = RaisesInfo()
+        try:
+            yield info
+        except SubmissionRaised as exc:
+            if not exc.is_a(type_name):
+                raise AssertionError(f"expected the submission to raise {type_name}, "
+                                     f"it raised {exc.type_name}: {exc.message}") from exc
+            if match is not None and not re.search(match, exc.message):
+                raise AssertionError(f"the submission raised {exc.type_name}, but its message "
+                                     f"{exc.message!r} does not match {match!r}") from exc
+            info.value = exc
+        else:
+            raise AssertionError(f"expected the submission to raise {type_name}; it raised nothing")
+
+    def read_json(self, relative: str | PurePath) -> Any:
+        """Parse a JSON file the submission wrote under :attr:`workdir` (size-capped)."""
+        path = self.workdir / relative
+        with open(path, "rb") as f:
+            data = f.read(self.message_limit + 1)
+        if len(data) > self.message_limit:
+            raise AssertionError(f"{relative} is larger than {self.message_limit} bytes")
+        return json.loads(data)
+
+    def __repr__(self) -> str:
+        return f"<Submission of task {self.task}>"
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.connection.close()

@@ -1,0 +1,375 @@
+"""The grading session: the stateful plugin registered when ``--submission`` is given.
+
+It decides which collected tests belong to which task, gives each test its ``submission``, turns
+the reports pytest makes into outcomes, asks for each task's reward, and writes the report. All of
+it runs in the supervisor; nothing here imports submission code.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .client import Budget, Submission
+from .errors import (
+    ManifestError,
+    SandboxUnavailable,
+    SubmissionFault,
+    SubmissionPathError,
+    TaskError,
+)
+from .manifest import Task, discover_tasks, is_gate, load_task, markers_named, weight_of
+from .report import (
+    Counts,
+    MetricResult,
+    Report,
+    SandboxInfo,
+    TaskReport,
+    TestResult,
+    validate_report_data,
+    write_report_data,
+)
+from .reward import GradedTest, MeasuredMetric, metric_credit, overall_reward
+from .settings import Settings, submission_folders
+
+MESSAGE_LIMIT = 2000
+# pytest's exit statuses, by name (pytest.ExitCode), for the ones grading uses.
+OK, BELOW_MIN, INTERRUPTED, INTERNAL, USAGE = 0, 1, 2, 3, 4
+
+
+@dataclass
+class ExpectedTest:
+    nodeid: str
+    test_id: str
+    weight: float
+    gate: bool
+    hidden: bool
+    outcome: str = "missing"
+    message: str | None = None
+    duration: float = 0.0
+    fault: str | None = None
+
+
+@dataclass
+class TaskState:
+    task: Task
+    submission_root: Path
+    tests: dict[str, ExpectedTest] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)
+    error: str | None = None
+    sandbox: Any = None
+    started: float | None = None
+    budget_started: bool = False
+    finished: float | None = None
+    task_deadline: float = math.inf
+    timeouts: int = 0
+
+    def fault(self, kind: str) -> None:
+        self.flags.add(kind)
+        if kind == "timeout":
+            self.timeouts += 1
+            if self.timeouts >= self.task.manifest.limits.max_timeouts:
+                self.task_deadline = -math.inf  # a submission that keeps hanging gets no more time
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 15] + " ... (cut)"
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _message_of(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return _short(str(crash.message))
+    return _short(str(report.longrepr))
+
+
+class GradingSession:
+    """Registered as a plugin for the whole run when grading."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.root = config.rootpath
+        self.started = time.monotonic()
+        found = discover_tasks(self.root / "tasks")
+        wanted = list(settings.tasks) or list(found)
+        unknown = [name for name in wanted if name not in found]
+        if unknown:
+            known = ", ".join(found) or "none"
+            raise pytest.UsageError(f"--task: no task named {', '.join(unknown)} in {self.root / 'tasks'} (tasks: {known})")
+        if not wanted:
+            raise pytest.UsageError(f"no tasks to grade: no tasks/*/task.yaml under {self.root}")
+        try:
+            tasks = {name: load_task(found[name]) for name in wanted}
+            self.submission_path, roots = submission_folders(
+                settings.submission, self.root, config.invocation_params.dir, {n: t.package for n, t in tasks.items()})
+        except (ManifestError, SubmissionPathError) as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self.states = {name: TaskState(task, roots[name]) for name, task in tasks.items()}
+        self.confinement: set[str] = set()
+        self.exit_status = OK
+        self.written: dict[str, Any] | None = None
+        for state in self.states.values():
+            for marker in markers_named(state.task.manifest.reward):
+                config.addinivalue_line("markers", f"{marker}: weighted by a task's reward spec")
+
+    # -- collection --------------------------------------------------------------------------------
+
+    def task_of(self, path: Path) -> TaskState | None:
+        for state in self.states.values():
+            if path.is_relative_to(state.task.tests_dir):
+                return state
+        return None
+
+    def test_paths(self) -> list[str]:
+        return [str(state.task.tests_dir) for state in self.states.values()]
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            state = self.task_of(self.root / report.nodeid.split("::")[0])
+            if state is not None:
+                state.flags.add("task_error")
+                state.error = _short(f"collecting {report.nodeid} failed: {report.longreprtext.strip().splitlines()[-1:]}")
+
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        kept, dropped = [], []
+        for item in items:
+            state = self.task_of(Path(item.path))
+            if state is None:
+                dropped.append(item)
+                continue
+            kept.append(item)
+            spec = state.task.manifest.reward
+            relative = Path(item.path).relative_to(state.task.tests_dir).as_posix()
+            test_id = relative + item.nodeid[item.nodeid.index("::"):] if "::" in item.nodeid else relative
+            markers = {m.name for m in item.iter_markers()}
+            state.tests[item.nodeid] = ExpectedTest(item.nodeid, test_id, weight_of(spec, test_id, markers),
+                                                    is_gate(spec, test_id, markers), "hidden" in markers)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for state in self.states.values():
+            if not state.tests and state.error is None:
+                state.flags.add("task_error")
+                state.error = f"no tests were collected from {state.task.tests_dir}"
+        if self.settings.isolation == "sandbox":
+            from .sandbox import Sandbox
+
+            for state in self.states.values():
+                if state.tests:
+                    state.sandbox = Sandbox(state.task, state.submission_root, on_flag=state.flags.add)
+                    try:
+                        state.sandbox.start()  # warms up while the first tests run
+                    except SandboxUnavailable as exc:
+                        state.flags.add("infra_error")
+                        state.error = str(exc)
+
+    # -- the fixtures' backends ----------------------------------------------------------------------
+
+    def state_of(self, item: pytest.Item) -> TaskState:
+        state = self.task_of(Path(item.path))
+        if state is None:
+            raise TaskError(f"{item.nodeid} is not a test of a graded task")
+        return state
+
+    def open_submission(self, item: pytest.Item) -> Submission:
+        state = self.state_of(item)
+        now = time.monotonic()
+        if not state.budget_started:
+            state.budget_started = True
+            state.task_deadline = min(state.task_deadline, now + state.task.manifest.limits.task_timeout)
+        limits = state.task.manifest.limits
+        budget = Budget(limits.call_timeout, now + limits.test_timeout, state.task_deadline)
+        if state.sandbox is not None:
+            state.sandbox.ensure_ready()
+            self.confinement.update(state.sandbox.confinement)
+            workdir = state.sandbox.new_workdir()
+            connection: Any = state.sandbox.connect(workdir)
+            public = state.sandbox.public_dir
+        else:
+            import tempfile
+
+            from .inprocess import InProcessConnection
+
+            workdir = Path(tempfile.mkdtemp(prefix=f"rlgrade-{state.task.name}-"))
+            public = state.task.folder
+            connection = InProcessConnection([state.submission_root, public], state.task.package, workdir,
+                                             limits.message_mb * 1024 * 1024)
+        return Submission(state.task.name, state.task.package, workdir, public, connection, budget,
+                          limits.message_mb * 1024 * 1024, state.fault)
+
+    def record_metric(self, item: pytest.Item, name: str, value: Any) -> None:
+        state = self.state_of(item)
+        declared = state.task.manifest.reward.metrics
+        if name not in declared:
+            raise TaskError(f"metric {name!r} is not declared in {state.task.manifest_path} "
+                            f"(declared: {', '.join(declared) or 'none'})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TaskError(f"metric {name!r} needs a number, got {type(value).__name__}")
+        state.metrics[name] = float(value)
+
+    # -- outcomes -------------------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        state = self.task_of(Path(item.path))
+        if state is not None and call.excinfo is not None:
+            exc = call.excinfo.value
+            expected = state.tests.get(item.nodeid)
+            if isinstance(exc, SubmissionFault) and expected is not None:
+                expected.fault = exc.kind
+            elif isinstance(exc, SandboxUnavailable):
+                state.flags.add("infra_error")
+                state.error = _short(str(exc))
+            elif isinstance(exc, TaskError):
+                state.flags.add("task_error")
+                state.error = _short(str(exc))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        state = self.task_of(self.root / report.nodeid.split("::")[0])
+        expected = state.tests.get(report.nodeid) if state else None
+        if expected is None:
+            return
+        expected.duration += report.duration
+        wasxfail = hasattr(report, "wasxfail")
+        if report.when == "setup":
+            if report.failed:
+                expected.outcome, expected.message = "error", _message_of(report)
+            elif report.skipped:
+                expected.outcome, expected.message = "skipped", _message_of(report)
+        elif report.when == "call":
+            if report.passed:
+                expected.outcome = "xpassed" if wasxfail else "passed"
+            elif report.skipped:
+                expected.outcome = "xfailed" if wasxfail else "skipped"
+                expected.message = _message_of(report)
+            else:
+                expected.outcome, expected.message = "failed", _message_of(report)
+        elif report.failed and expected.outcome == "passed":
+            expected.outcome, expected.message = "error", _message_of(report)
+        if expected.fault and expected.outcome != "passed":
+            expected.outcome = expected.fault if expected.fault in ("timeout", "crash", "memory", "protocol") else "failed"
+
+    # -- the end --------------------------------------------------------------------------------------
+
+    def close_sandboxes(self) -> None:
+        for state in self.states.values():
+            if state.sandbox is not None:
+                state.sandbox.close()
+
+    def task_report(self, state: TaskState) -> TaskReport:
+        spec = state.task.manifest.reward
+        tests = list(state.tests.values())
+        if any(t.outcome == "missing" for t in tests):
+            state.flags.add("missing_tests")
+        graded = [GradedTest(t.test_id, t.outcome, t.weight, t.gate) for t in tests]
+        measured = [MeasuredMetric(name, m, state.metrics.get(name)) for name, m in spec.metrics.items()]
+        reward: float | None = None
+        if state.error is None:
+            reward = self.config.hook.pytest_rlgrade_task_reward(task=state.task, tests=graded, metrics=measured)
+            if reward is None or not 0 <= reward <= 1:
+                raise TaskError(f"the reward of task {state.task.name} is {reward!r}, not a number in [0, 1]")
+        if (reward is not None and self.settings.submission == "starter"
+                and reward > spec.starter_cap + 1e-12):
+            state.flags.add("starter_over_cap")
+        passed = sum(t.outcome == "passed" for t in tests)
+        missing = sum(t.outcome == "missing" for t in tests)
+        return TaskReport(
+            name=state.task.name,
+            reward=reward,
+            flags=sorted(state.flags),  # type: ignore[arg-type]
+            error=state.error,
+            counts=Counts(total=len(tests), passed=passed, failed=len(tests) - passed, missing=missing),
+            duration=max(0.0, (state.finished or time.monotonic()) - (state.started or time.monotonic())),
+            tests=[TestResult(node_id=t.nodeid, outcome=t.outcome, weight=t.weight, gate=t.gate,  # type: ignore[arg-type]
+                              duration=t.duration, message=None if t.hidden or t.outcome == "passed" else t.message)
+                   for t in tests],
+            metrics=[MetricResult(name=m.name, value=_finite(m.value), target=m.spec.target, baseline=m.spec.baseline or 0.0,
+                                  direction=m.spec.direction, weight=m.spec.weight,
+                                  credit=metric_credit(m.spec, m.value)) for m in measured],
+        )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_rlgrade_task_reward(self, task: Task, tests: list[GradedTest], metrics: list[MeasuredMetric]) -> float:
+        from .reward import task_reward
+
+        return task_reward(tests, metrics)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.close_sandboxes()
+        if exitstatus == USAGE:
+            return
+        interrupted = exitstatus in (INTERRUPTED, INTERNAL)
+        for state in self.states.values():
+            if interrupted and state.error is None:
+                state.flags.add("infra_error")
+                state.error = "grading was interrupted before it finished"
+        try:
+            tasks = [self.task_report(state) for state in self.states.values()]
+        except TaskError as exc:
+            session.exitstatus = INTERNAL
+            self.config.get_terminal_writer().line(f"rlgrade: {exc}", red=True)
+            return
+        overall = overall_reward(t.reward for t in tasks)
+        if overall is None:
+            status = INTERRUPTED if exitstatus == INTERRUPTED else INTERNAL
+        elif self.settings.min_reward is not None and overall < self.settings.min_reward:
+            status = BELOW_MIN
+        elif any("starter_over_cap" in t.flags for t in tasks):
+            status = BELOW_MIN
+        else:
+            status = OK
+        report = Report(
+            submission=self.settings.submission,
+            submission_path=str(self.submission_path),
+            seed=self.settings.seed,
+            reward=overall,
+            exit_status=status,
+            duration=time.monotonic() - self.started,
+            sandbox=SandboxInfo(isolation=self.settings.isolation,  # type: ignore[arg-type]
+                                confinement=sorted(self.confinement)),
+            tasks=tasks,
+        )
+        data = report.model_dump(mode="json")
+        self.config.hook.pytest_rlgrade_modify_report(config=self.config, report=data)
+        validate_report_data(data)
+        write_report_data(data, self.settings.report)
+        self.written = data
+        self.exit_status = status
+        session.exitstatus = status
+        self.config.hook.pytest_rlgrade_report_written(config=self.config, path=self.settings.report, report=data)
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        state = self.task_of(self.root / nodeid.split("::")[0])
+        if state is not None and state.started is None:
+            state.started = time.monotonic()
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        state = self.task_of(self.root / nodeid.split("::")[0])
+        if state is not None:
+            state.finished = time.monotonic()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.written is None:
+            return
+        from .summary import summary_lines
+
+        terminalreporter.section("rlgrade")
+        for line in summary_lines(self.written, self.settings.report):
+            terminalreporter.write_line(line)
+

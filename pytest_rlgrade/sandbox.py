@@ -1,0 +1,435 @@
+"""The supervisor's side of the sandbox: prepare, start, talk to and kill one task's worker.
+
+A :class:`Sandbox` owns a folder ``rlgrade-TASK-*`` in the temp dir::
+
+    submission/   a sanitised copy of the submission's package (read-only to the sandbox)
+    public/       the task's public files (read-only)
+    runtime/      this package's worker and wire modules (read-only)
+    scratch/      the only writable place: one working folder per test, and captured output
+
+and a worker process (``worker.py``) that confines itself, imports the task's ``preload``
+modules once, then forks a fresh child for every test. The supervisor enforces wall-clock time:
+on a timeout it kills the whole process tree and starts a new worker for the next test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import site
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import wire
+from .client import CliResult
+from .errors import SandboxUnavailable, SubmissionCrashed, SubmissionProtocolError, SubmissionTimeout
+from .manifest import Task
+
+STARTUP_TIMEOUT = 120.0
+# Files a submission may carry that only make sense as an attack on the grader: they are never
+# copied into the sandbox, and finding one flags the task `tamper`.
+TAMPER_NAMES = frozenset({"conftest.py", "sitecustomize.py", "usercustomize.py", "pytest.py", "_pytest"})
+SKIPPED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache"})
+MAX_COPY_FILES = 5_000
+MAX_COPY_BYTES = 64 * 1024 * 1024
+BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+        "from rlgrade_runtime.worker import main; main(sys.argv[2])")
+SYSTEM_READ = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc"]
+DEVICES = ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/full"]
+
+
+def _is_tamper(name: str) -> bool:
+    return name in TAMPER_NAMES or name.endswith(".pth")
+
+
+def sanitised_copy(source: Path, dest: Path) -> list[str]:
+    """Copy a package tree, leaving out what must not reach the sandbox. Returns the tamper
+    findings (paths relative to ``source``'s parent)."""
+    findings: list[str] = []
+    count = size = 0
+    for folder, dirs, files in os.walk(source, followlinks=False):
+        here = Path(folder)
+        target = dest / here.relative_to(source)
+        target.mkdir(parents=True, exist_ok=True)
+        keep = []
+        for name in sorted(dirs):
+            path = here / name
+            if name in SKIPPED_NAMES:
+                continue
+            if path.is_symlink() or _is_tamper(name):
+                findings.append(str(path.relative_to(source.parent)))
+                continue
+            keep.append(name)
+        dirs[:] = keep
+        for name in sorted(files):
+            path = here / name
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            if _is_tamper(name):
+                findings.append(str(path.relative_to(source.parent)))
+                continue
+            if path.is_symlink():
+                resolved = path.resolve()
+                if not resolved.is_relative_to(source.resolve()):
+                    findings.append(str(path.relative_to(source.parent)))
+                    continue
+            if not path.is_file():
+                continue
+            count += 1
+            size += path.stat().st_size
+            if count > MAX_COPY_FILES or size > MAX_COPY_BYTES:
+                raise SubmissionProtocolError(
+                    f"the submission's package is larger than {MAX_COPY_FILES} files or "
+                    f"{MAX_COPY_BYTES // (1024 * 1024)} MiB")
+            shutil.copyfile(path, target / name)
+    return findings
+
+
+def root_findings(submission_root: Path, package: str) -> list[str]:
+    """Tamper files beside the package in the submission's root (never copied anyway)."""
+    return sorted(p.name for p in submission_root.iterdir() if p.name != package and _is_tamper(p.name))
+
+
+def python_dirs() -> list[str]:
+    """Folders the interpreter needs: its prefixes, standard library and site-packages."""
+    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             *(p for p in sysconfig.get_paths().values()), *site.getsitepackages(),
+             str(Path(sys.executable).resolve().parent.parent)}
+    return sorted(p for p in found if p and Path(p).exists())
+
+
+def describe_status(status: int | None) -> str:
+    if status is None:
+        return "the process serving the test went away"
+    if status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:
+            name = f"signal {-status}"
+        return f"the process serving the test was killed by {name}"
+    return f"the process serving the test exited with status {status} in the middle of the test"
+
+
+class Sandbox:
+    """One task's sandbox. ``start()`` early (it warms in the background), ``connect()`` per test."""
+
+    def __init__(self, task: Task, submission_root: Path, *, namespaces: bool = True, landlock: bool = True,
+                 on_flag: Callable[[str], None] = lambda flag: None) -> None:
+        self.task = task
+        self.limits = task.manifest.limits
+        self.message_limit = self.limits.message_mb * 1024 * 1024
+        self.output_cap = self.limits.output_mb * 1024 * 1024
+        self.submission_root = submission_root
+        self.namespaces = namespaces
+        self.landlock = landlock
+        self.on_flag = on_flag
+        self.root = Path(tempfile.mkdtemp(prefix=f"rlgrade-{task.name}-"))
+        os.chmod(self.root, 0o755)
+        self.submission_dir = self.root / "submission"
+        self.public_dir = self.root / "public"
+        self.runtime_dir = self.root / "runtime"
+        self.scratch = self.root / "scratch"
+        self.outputs = self.scratch / ".output"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.control: socket.socket | None = None
+        self.ready = False
+        self.confinement: list[str] = []
+        self.exits: dict[int, int] = {}
+        self.counter = 0
+        self.prepared = False
+        self.copy_error: SubmissionProtocolError | None = None
+
+    # -- preparing and starting ------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        if self.prepared:
+            return
+        self.prepared = True
+        package = self.task.package
+        findings = root_findings(self.submission_root, package)
+        self.submission_dir.mkdir()
+        source = self.submission_root / package
+        if source.is_dir() and not source.is_symlink():
+            try:
+                findings += sanitised_copy(source, self.submission_dir / package)
+            except SubmissionProtocolError as exc:
+                self.copy_error = exc
+        elif (self.submission_root / f"{package}.py").is_file():
+            shutil.copyfile(self.submission_root / f"{package}.py", self.submission_dir / f"{package}.py")
+        if findings:
+            self.on_flag("tamper")
+        self.public_dir.mkdir()
+        for entry in self.task.manifest.public:
+            src, dst = self.task.folder / entry, self.public_dir / entry
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir():
+                shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                shutil.copyfile(src, dst)
+        runtime = self.runtime_dir / "rlgrade_runtime"
+        runtime.mkdir(parents=True)
+        here = Path(__file__).parent
+        (runtime / "__init__.py").write_text("")
+        for name in ("wire.py", "worker.py"):
+            shutil.copyfile(here / name, runtime / name)
+        self.scratch.mkdir(mode=0o777)
+        self.outputs.mkdir()
+
+    def _config(self, control_fd: int) -> Path:
+        limits = self.limits
+        config = {
+            "control_fd": control_fd,
+            "message_limit": self.message_limit,
+            "limits": {"memory_mb": limits.memory_mb, "output_mb": limits.output_mb,
+                       "open_files": limits.open_files, "processes": limits.processes,
+                       "task_timeout": limits.task_timeout},
+            "namespaces": self.namespaces,
+            "landlock": self.landlock,
+            "python_dirs": python_dirs(),
+            "read_paths": [*python_dirs(), *SYSTEM_READ, str(self.submission_dir), str(self.public_dir),
+                           str(self.runtime_dir)],
+            "write_paths": [str(self.scratch)],
+            "devices": DEVICES,
+            "roots": [str(self.submission_dir), str(self.public_dir)],
+            "preload": list(self.task.manifest.preload),
+        }
+        self.counter += 1
+        path = self.root / f"config-{self.counter}.json"
+        path.write_text(json.dumps(config))
+        return path
+
+    def start(self) -> None:
+        """Start the worker without waiting for it (it imports the preloads meanwhile)."""
+        self.prepare()
+        if self.process is not None or self.copy_error is not None:
+            return
+        parent, child = socket.socketpair()
+        log = open(self.root / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+               "HOME": str(self.scratch), "TMPDIR": str(self.scratch), "PYTHONHASHSEED": "0",
+               "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            # -s -P -B with a fully constructed environment is -I but for PYTHONHASHSEED, which
+            # keeps string hashing (set order) the same from run to run.
+            self.process = subprocess.Popen(
+                [sys.executable, "-s", "-P", "-B", "-c", BOOT, str(self.runtime_dir),
+                 str(self._config(child.fileno()))],
+                cwd=self.scratch, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                pass_fds=[child.fileno()], start_new_session=True)
+        except OSError as exc:
+            raise SandboxUnavailable(f"cannot start the sandbox worker: {exc}") from exc
+        finally:
+            child.close()
+            log.close()
+        self.control = parent
+        self.ready = False
+        self.exits.clear()
+
+    def _worker_log(self) -> str:
+        try:
+            return (self.root / "worker.log").read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def ensure_ready(self) -> None:
+        if self.copy_error is not None:
+            raise self.copy_error
+        if self.process is None:
+            self.start()
+        if self.ready:
+            return
+        try:
+            event = self._next_event(lambda e: e.get("event") == "ready", time.monotonic() + STARTUP_TIMEOUT)
+        except (wire.WireError, wire.WireTimeout, wire.WireClosed, OSError) as exc:
+            self.kill()
+            raise SandboxUnavailable(f"the sandbox worker did not start ({exc}); its log:\n{self._worker_log()}") from exc
+        self.confinement = [str(c) for c in event.get("confinement", [])]
+        self.ready = True
+
+    # -- the control channel ---------------------------------------------------------------------
+
+    def _next_event(self, wanted: Callable[[dict[str, Any]], bool], deadline: float) -> dict[str, Any]:
+        assert self.control is not None
+        while True:
+            event = wire.recv(self.control, self.message_limit, deadline)
+            if type(event) is not dict:
+                raise wire.WireError("an event that is not an object")
+            if event.get("event") == "exit":
+                self.exits[int(event["pid"])] = int(event["status"])
+            if wanted(event):
+                return event
+
+    def _control_call(self, message: dict[str, Any], wanted: str, deadline: float,
+                      fds: list[int] | None = None) -> dict[str, Any]:
+        self.ensure_ready()
+        assert self.control is not None
+        try:
+            wire.send(self.control, message, self.message_limit, fds)
+            return self._next_event(lambda e: e.get("event") == wanted, deadline)
+        except wire.WireTimeout:
+            self.kill()
+            raise SubmissionTimeout("the sandbox did not answer in time") from None
+        except (wire.WireError, wire.WireClosed, OSError) as exc:
+            self.kill()
+            raise SandboxUnavailable(f"the sandbox worker failed ({exc}); its log:\n{self._worker_log()}") from exc
+
+    def spawn(self, request: dict[str, Any], deadline: float, fds: list[int] | None = None) -> int:
+        return int(self._control_call({"op": "spawn", **request}, "spawned", deadline, fds)["pid"])
+
+    def wait_exit(self, pid: int, deadline: float) -> int | None:
+        """The exit status of a spawned child (negative: killed by that signal); None at the deadline."""
+        while pid not in self.exits:
+            try:
+                self._next_event(lambda e: e.get("event") == "exit" and e.get("pid") == pid, deadline)
+            except (wire.WireTimeout, wire.WireError, wire.WireClosed, OSError):
+                return None
+        return self.exits.pop(pid)
+
+    def clean(self) -> None:
+        """Kill whatever the last test left running in the sandbox."""
+        if self.process is None or not self.ready:
+            return
+        try:
+            self._control_call({"op": "clean"}, "cleaned", time.monotonic() + 10)
+        except (SubmissionTimeout, SandboxUnavailable):
+            self.kill()
+
+    def output_paths(self) -> tuple[Path, Path]:
+        self.counter += 1
+        return self.outputs / f"{self.counter}.out", self.outputs / f"{self.counter}.err"
+
+    def check_output(self, *paths: Path) -> None:
+        if any(p.exists() and p.stat().st_size >= self.output_cap for p in paths):
+            self.on_flag("output_truncated")
+
+    def read_output(self, path: Path) -> str:
+        try:
+            with open(path, "rb") as f:
+                return f.read(self.output_cap).decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    # -- per test ----------------------------------------------------------------------------------
+
+    def new_workdir(self) -> Path:
+        self.counter += 1
+        workdir = self.scratch / f"test-{self.counter}"
+        workdir.mkdir(mode=0o777)
+        return workdir
+
+    def connect(self, workdir: Path) -> SandboxConnection:
+        return SandboxConnection(self, workdir)
+
+    # -- ending ------------------------------------------------------------------------------------
+
+    def kill(self) -> None:
+        """Kill the worker and every process it started; the next test starts a new one."""
+        process, self.process, self.ready = self.process, None, False
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if process is None:
+            return
+        for _ in range(3):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                process.wait(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+
+    def close(self) -> None:
+        if self.process is not None and self.ready and self.control is not None:
+            try:
+                wire.send(self.control, {"op": "exit"}, self.message_limit)
+                self.process.wait(timeout=2)
+            except (OSError, wire.WireError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class SandboxConnection:
+    """One test's fresh process in the sandbox, started on the first request."""
+
+    def __init__(self, sandbox: Sandbox, workdir: Path) -> None:
+        self.sandbox = sandbox
+        self.workdir = workdir
+        self.sock: socket.socket | None = None
+        self.pid: int | None = None
+        self.outputs: tuple[Path, Path] | None = None
+
+    def _start(self, deadline: float) -> socket.socket:
+        ours, theirs = socket.socketpair()
+        out, err = self.outputs = self.sandbox.output_paths()
+        try:
+            self.pid = self.sandbox.spawn({"kind": "server", "cwd": str(self.workdir), "stdout": str(out),
+                                           "stderr": str(err)}, deadline, [theirs.fileno()])
+        finally:
+            theirs.close()
+        self.sock = ours
+        return ours
+
+    def _crashed(self) -> SubmissionCrashed:
+        status = self.sandbox.wait_exit(self.pid, time.monotonic() + 2) if self.pid is not None else None
+        self._drop()
+        return SubmissionCrashed(describe_status(status))
+
+    def _drop(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.outputs:
+            self.sandbox.check_output(*self.outputs)
+
+    def request(self, message: dict[str, Any], deadline: float) -> Any:
+        sock = self.sock or self._start(deadline)
+        limit = self.sandbox.message_limit
+        try:
+            wire.send(sock, message, limit)
+            return wire.recv(sock, limit, deadline)
+        except wire.WireTimeout:
+            self._drop()
+            self.sandbox.kill()
+            raise SubmissionTimeout("no answer from the submission in the time allowed "
+                                    f"(calls: {self.sandbox.limits.call_timeout:g} s)") from None
+        except (wire.WireClosed, BrokenPipeError, ConnectionResetError):
+            raise self._crashed() from None
+        except wire.WireError as exc:
+            self._drop()
+            self.sandbox.clean()
+            raise SubmissionProtocolError(str(exc)) from None
+
+    def run_module(self, module: str, argv: list[str], deadline: float) -> CliResult:
+        out, err = self.sandbox.output_paths()
+        pid = self.sandbox.spawn({"kind": "module", "module": module, "argv": argv, "cwd": str(self.workdir),
+                                  "stdout": str(out), "stderr": str(err)}, deadline)
+        status = self.sandbox.wait_exit(pid, deadline)
+        if status is None:
+            self.sandbox.kill()
+            raise SubmissionTimeout(f"`python -m {module}` did not finish in the time allowed")
+        self.sandbox.check_output(out, err)
+        return CliResult(status, self.sandbox.read_output(out), self.sandbox.read_output(err))
+
+    def close(self) -> None:
+        if self.sock is not None:
+            try:
+                wire.send(self.sock, {"op": "exit"}, self.sandbox.message_limit)
+            except (OSError, wire.WireError):
+                pass
+            if self.pid is not None:
+                self.sandbox.wait_exit(self.pid, time.monotonic() + 2)
+        self._drop()
+        self.sandbox.clean()

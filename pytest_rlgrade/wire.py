@@ -1,0 +1,146 @@
+"""What crosses between the supervisor and the sandbox: size-capped JSON frames of plain data.
+
+Standard library only: this module is copied into the sandbox and imported there too.
+
+Plain data is None, bool, int, float, str, list and dict. Tuples cross as lists; dicts whose keys
+are not all strings, or that use a key starting with ``$``, cross tagged and come back as dicts.
+Anything else is turned into plain data by the sending side's ``convert`` hook (pydantic models and
+dataclasses become dicts) or crosses as a handle ``{"$handle": id, "$type": "module.Class"}``: an
+id that only the sandbox can resolve. The receiving side never builds anything but plain data and
+its own handle objects, so an object that "equals everything" cannot cross. Never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+HEADER = struct.Struct(">I")
+MAX_DEPTH = 200
+HANDLE, DICT, MAP = "$handle", "$dict", "$map"
+_ATOMS = (str, int, float, bool, type(None))
+
+
+class WireError(ValueError):
+    """A message that is too large, malformed, or not plain data."""
+
+
+class WireTimeout(TimeoutError):
+    """No complete message arrived before the deadline."""
+
+
+class WireClosed(EOFError):
+    """The other side closed the channel."""
+
+
+def encode(value: Any, convert: Callable[[Any], Any]) -> Any:
+    """Turn ``value`` into JSON-ready data; ``convert(obj)`` handles every non-plain object and
+    returns either a plain replacement (encoded in turn) or a ready-made handle dict."""
+
+    def walk(item: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise WireError(f"nested deeper than {MAX_DEPTH} levels")
+        kind = type(item)
+        if kind in _ATOMS:
+            return item
+        if kind is list or kind is tuple:
+            return [walk(v, depth + 1) for v in item]
+        if kind is dict:
+            if all(type(k) is str and not k.startswith("$") for k in item):
+                return {k: walk(v, depth + 1) for k, v in item.items()}
+            if all(type(k) in _ATOMS for k in item):
+                tag = DICT if all(type(k) is str for k in item) else MAP
+                return {tag: [[k, walk(v, depth + 1)] for k, v in item.items()]}
+        replacement = convert(item)
+        if type(replacement) is dict and HANDLE in replacement:
+            return replacement
+        if replacement is item:
+            raise WireError(f"cannot send a {kind.__name__}")
+        return walk(replacement, depth + 1)
+
+    return walk(value, 0)
+
+
+def decode(data: Any, make_handle: Callable[[int, str], Any]) -> Any:
+    """The inverse of :func:`encode`: plain data, with handles made by ``make_handle(id, type)``."""
+
+    def walk(item: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise WireError(f"nested deeper than {MAX_DEPTH} levels")
+        kind = type(item)
+        if kind in _ATOMS:
+            return item
+        if kind is list:
+            return [walk(v, depth + 1) for v in item]
+        if kind is not dict:
+            raise WireError(f"unexpected {kind.__name__}")
+        if len(item) == 1 and next(iter(item)) in (DICT, MAP):
+            pairs = next(iter(item.values()))
+            if type(pairs) is not list or not all(type(p) is list and len(p) == 2 for p in pairs):
+                raise WireError("malformed tagged dict")
+            if not all(type(p[0]) in _ATOMS for p in pairs):
+                raise WireError("a dict key that is not an atom")
+            return {p[0]: walk(p[1], depth + 1) for p in pairs}
+        if HANDLE in item:
+            ident, type_name = item.get(HANDLE), item.get("$type", "object")
+            if type(ident) is not int or type(type_name) is not str or len(item) > 2:
+                raise WireError("malformed handle")
+            return make_handle(ident, type_name)
+        if any(k.startswith("$") for k in item):
+            raise WireError("an untagged key starting with '$'")
+        return {k: walk(v, depth + 1) for k, v in item.items()}
+
+    return walk(data, 0)
+
+
+def dumps(message: Any, limit: int) -> bytes:
+    body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if len(body) > limit:
+        raise WireError(f"message of {len(body)} bytes is over the limit of {limit}")
+    return HEADER.pack(len(body)) + body
+
+
+def send(sock: socket.socket, message: Any, limit: int, fds: list[int] | None = None) -> None:
+    frame = dumps(message, limit)
+    if fds:
+        sent = socket.send_fds(sock, [frame[:HEADER.size]], fds)
+        if sent != HEADER.size:
+            raise WireError("short send")
+        frame = frame[HEADER.size:]
+    sock.sendall(frame)
+
+
+def _read_exactly(sock: socket.socket, size: int, deadline: float | None, fds: list[int] | None) -> bytes:
+    chunks, got = [], 0
+    while got < size:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([sock], [], [], left)[0]:
+                raise WireTimeout("no answer in time")
+        if fds is not None and not chunks:
+            data, new_fds, _flags, _addr = socket.recv_fds(sock, size - got, 4)
+            fds.extend(new_fds)
+        else:
+            data = sock.recv(min(size - got, 1 << 20))
+        if not data:
+            raise WireClosed("the channel was closed")
+        chunks.append(data)
+        got += len(data)
+    return b"".join(chunks)
+
+
+def recv(sock: socket.socket, limit: int, deadline: float | None = None, fds: list[int] | None = None) -> Any:
+    """Read one message; ``deadline`` is a ``time.monotonic()`` value; received fds go to ``fds``."""
+    (size,) = HEADER.unpack(_read_exactly(sock, HEADER.size, deadline, fds))
+    if size > limit:
+        raise WireError(f"message of {size} bytes is over the limit of {limit}")
+    body = _read_exactly(sock, size, deadline, None)
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise WireError(f"not JSON: {exc}") from None

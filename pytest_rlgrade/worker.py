@@ -1,0 +1,460 @@
+"""The sandbox side: serves one task's submission to the supervisor. Standard library only.
+
+This file and ``wire.py`` are copied into the sandbox's runtime folder and run there as
+``python -I -B -c BOOT CONFIG`` (see ``sandbox.py``). Everything up to ``ready`` is trusted code
+running before any submission code is imported:
+
+1. rlimits (address space, CPU, file size, open files, no core; processes when not root);
+2. new user, PID, network, IPC and UTS namespaces where the kernel allows (``unshare``), then a
+   fork: the child is PID 1 of the new PID namespace, so killing it kills every process the
+   submission ever started, double-forked daemons included;
+3. Landlock where the kernel has it: reads only the interpreter, its libraries, the submission's
+   copy and the task's public files; writes only the scratch folder; no TCP; no signals or
+   abstract sockets outside the sandbox; then every capability dropped;
+4. ``sys.path`` scrubbed to the interpreter's own folders plus the submission and public roots,
+   and the task's ``preload`` modules imported (the warm part).
+
+Then the process is a *zygote*: for each test the supervisor asks it to fork a fresh child that
+serves calls (:class:`Server`) over a socket the supervisor passes in, or runs ``python -m
+MODULE`` semantics for a command line. ``Server`` is also what in-process mode runs, so both modes
+give tests exactly the same answers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import importlib
+import json
+import os
+import resource
+import runpy
+import select
+import signal
+import socket
+import stat
+import struct
+import sys
+import traceback
+from typing import Any
+
+try:  # In the sandbox the runtime folder is a plain package; in the supervisor it is ours.
+    from . import wire
+except ImportError:  # pragma: no cover - only when loaded outside a package
+    import wire  # type: ignore[no-redef]
+
+
+# ----------------------------------------------------------------------------------------------
+# Serving calls
+
+
+def _exception_info(exc: BaseException) -> dict[str, Any]:
+    names = [f"{c.__module__}.{c.__qualname__}" if c.__module__ != "builtins" else c.__qualname__
+             for c in type(exc).__mro__]
+    try:
+        message = str(exc)
+    except BaseException:  # noqa: BLE001 - a submission's __str__ may raise anything
+        message = "<str() of the exception raised too>"
+    try:
+        text = "".join(traceback.format_exception(exc))
+    except BaseException:  # noqa: BLE001
+        text = ""
+    return {"type_name": names[0], "type_names": names, "message": message[:10_000], "traceback": text[-20_000:]}
+
+
+class Server:
+    """Answers the supervisor's requests against live objects, by handle.
+
+    Requests: ``{"op": "import", "module"}``, ``{"op": "call", "target", "attr", "args",
+    "kwargs"}``, ``{"op": "getattr", "target", "attr"}``, ``{"op": "instance", ...}`` (as call,
+    but the result is always a handle). Answers: ``{"ok": value}`` or ``{"raised": info}``.
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[int, Any] = {}
+
+    def _handle(self, obj: Any) -> dict[str, Any]:
+        ident = id(obj)
+        self.objects[ident] = obj
+        kind = type(obj)
+        name = obj.__name__ if isinstance(obj, type(sys)) else f"{kind.__module__}.{kind.__qualname__}"
+        return {wire.HANDLE: ident, "$type": name}
+
+    def _convert(self, obj: Any) -> Any:
+        kind = type(obj)
+        if isinstance(obj, bool):
+            return bool(obj)
+        if isinstance(obj, int):
+            return int(obj)
+        if isinstance(obj, float):
+            return float(obj)
+        if isinstance(obj, str):
+            return str.__str__(obj)
+        if not isinstance(obj, type) and hasattr(kind, "model_fields") and callable(getattr(obj, "model_dump", None)):
+            return obj.model_dump(mode="json")
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        return self._handle(obj)
+
+    def _lookup(self, ident: int, type_name: str) -> Any:
+        try:
+            return self.objects[ident]
+        except KeyError:
+            raise LookupError(f"no object with handle {ident} ({type_name}) in this process") from None
+
+    def answer(self, request: Any) -> dict[str, Any]:
+        try:
+            if type(request) is not dict:
+                raise TypeError("a request must be an object")
+            op = request.get("op")
+            if op == "import":
+                return {"ok": self._handle(importlib.import_module(str(request["module"])))}
+            target = self._lookup(request["target"], "target")
+            attr = str(request["attr"])
+            if op == "getattr":
+                value = getattr(target, attr)
+            elif op in ("call", "instance"):
+                args = wire.decode(request.get("args", []), self._lookup)
+                kwargs = wire.decode(request.get("kwargs", {}), self._lookup)
+                value = getattr(target, attr)(*args, **kwargs)
+                if op == "instance":
+                    return {"ok": self._handle(value)}
+            else:
+                raise ValueError(f"unknown op {op!r}")
+            return {"ok": wire.encode(value, self._convert)}
+        except BaseException as exc:  # noqa: BLE001 - everything the submission raises is reported
+            return {"raised": _exception_info(exc)}
+
+
+def serve(sock: socket.socket, limit: int) -> None:
+    """Answer requests on ``sock`` until it closes or ``{"op": "exit"}`` arrives."""
+    server = Server()
+    while True:
+        try:
+            request = wire.recv(sock, limit)
+        except (wire.WireClosed, OSError):
+            return
+        if type(request) is dict and request.get("op") == "exit":
+            return
+        answer = server.answer(request)
+        try:
+            wire.send(sock, answer, limit)
+        except wire.WireError as exc:
+            wire.send(sock, {"raised": _exception_info(exc)}, limit)
+
+
+def exit_code_of(exc: SystemExit) -> int:
+    """What ``python -m`` exits with for a ``SystemExit`` (printing a non-int code to stderr)."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def run_module(module: str, argv: list[str]) -> int:
+    """``python -m module argv...`` in this process; returns the exit status."""
+    sys.argv = [module, *argv]
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        return 0
+    except SystemExit as exc:
+        return exit_code_of(exc)
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+        return 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001, S110
+                pass
+
+
+# ----------------------------------------------------------------------------------------------
+# Confinement (trusted, before any submission code)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 38, 36
+SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
+_FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+_FS_REFER, _FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+_FILE_RIGHTS = _FS_EXECUTE | _FS_WRITE_FILE | _FS_READ_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return result
+
+
+def set_limits(limits: dict[str, Any]) -> list[str]:
+    mb = 1024 * 1024
+    wanted = {
+        resource.RLIMIT_AS: limits["memory_mb"] * mb,
+        resource.RLIMIT_FSIZE: limits["output_mb"] * mb,
+        resource.RLIMIT_NOFILE: limits["open_files"],
+        resource.RLIMIT_CORE: 0,
+        resource.RLIMIT_CPU: int(limits["task_timeout"]) + 5,
+    }
+    done = ["rlimits"]
+    if os.getuid() != 0:  # RLIMIT_NPROC is not enforced for uid 0, even inside a user namespace.
+        wanted[resource.RLIMIT_NPROC] = limits["processes"]
+        done.append("nproc")
+    for which, value in wanted.items():
+        _soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+    return done
+
+
+def enter_namespaces() -> bool:
+    """New user, PID, network, IPC and UTS namespaces; False where the kernel refuses."""
+    uid, gid = os.getuid(), os.getgid()
+    flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    if _libc.unshare(flags) != 0:
+        return False
+    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    return True
+
+
+def landlock(read: list[str], write: list[str], devices: list[str]) -> bool:
+    """Restrict this process and its descendants; False where the kernel has no Landlock."""
+    abi = _libc.syscall(SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    if abi < 1:
+        return False
+    handled = (1 << 13) - 1
+    if abi >= 2:
+        handled |= _FS_REFER
+    if abi >= 3:
+        handled |= _FS_TRUNCATE
+    if abi >= 5:
+        handled |= _FS_IOCTL_DEV
+    net = 0b11 if abi >= 4 else 0  # bind and connect TCP, with no rule allowing any port
+    scoped = 0b11 if abi >= 6 else 0  # abstract unix sockets and signals
+    attr = struct.pack("=QQQ", handled, net, scoped)[: 8 if abi < 4 else 16 if abi < 6 else 24]
+    buffer = ctypes.create_string_buffer(attr, len(attr))
+    ruleset = _check(_libc.syscall(SYS_LANDLOCK_CREATE_RULESET, buffer, ctypes.c_size_t(len(attr)),
+                                   ctypes.c_uint32(0)), "landlock_create_ruleset")
+    reading = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
+    rules = [(p, reading) for p in read] + [(p, handled) for p in write]
+    rules += [(p, reading | _FS_WRITE_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV) for p in devices]
+    try:
+        for path, access in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    access &= _FILE_RIGHTS
+                rule = ctypes.create_string_buffer(struct.pack("=Qi", access & handled, fd), 12)
+                _check(_libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, rule, 0), f"landlock_add_rule {path}")
+            finally:
+                os.close(fd)
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+        _check(_libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+    return True
+
+
+def drop_capabilities() -> None:
+    header = struct.pack("=Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
+    data = bytes(24)  # effective, permitted, inheritable = 0, twice
+    _check(_libc.capset(ctypes.create_string_buffer(header, 8), ctypes.create_string_buffer(data, 24)), "capset")
+
+
+def scrub_sys_path(python_dirs: list[str], roots: list[str]) -> None:
+    def inside(path: str) -> bool:
+        return any(path == d or path.startswith(d.rstrip("/") + "/") for d in python_dirs)
+
+    sys.path[:] = [p for p in sys.path if p and inside(os.path.abspath(p))] + roots
+    importlib.invalidate_caches()
+
+
+# ----------------------------------------------------------------------------------------------
+# The zygote
+
+
+def _redirect(cwd: str, stdout: str, stderr: str) -> None:
+    os.chdir(cwd)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    for target, path in ((1, stdout), (2, stderr)):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, target)
+        os.close(fd)
+
+
+class Zygote:
+    def __init__(self, control: socket.socket, config: dict[str, Any]) -> None:
+        self.control = control
+        self.config = config
+        self.limit = int(config["message_limit"])
+        self.children: set[int] = set()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+
+    def _fork(self) -> int:
+        pid = os.fork()
+        if pid == 0:
+            signal.set_wakeup_fd(-1)
+            for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+                signal.signal(sig, signal.SIG_DFL)
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            self.control.close()
+            return 0
+        self.children.add(pid)
+        return pid
+
+    def spawn(self, request: dict[str, Any], fds: list[int]) -> None:
+        sock = socket.socket(fileno=fds[0]) if fds else None
+        pid = self._fork()
+        if pid == 0:
+            code = 0
+            try:
+                _redirect(request["cwd"], request["stdout"], request["stderr"])
+                if request["kind"] == "server":
+                    assert sock is not None
+                    serve(sock, self.limit)
+                else:
+                    code = run_module(request["module"], list(request["argv"]))
+            except BaseException:  # noqa: BLE001
+                code = 70
+            os._exit(code)
+        if sock is not None:
+            sock.close()
+        wire.send(self.control, {"event": "spawned", "pid": pid, "ref": request.get("ref")}, self.limit)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.children:
+                self.children.discard(pid)
+                code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+                wire.send(self.control, {"event": "exit", "pid": pid, "status": code}, self.limit)
+
+    def clean(self) -> None:
+        """Kill every process of the sandbox but this one (in a PID namespace: all of them)."""
+        if os.getpid() == 1:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        else:
+            for pid in _descendants(os.getpid()):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        self.reap()
+
+    def run(self, confinement: list[str]) -> None:
+        wire.send(self.control, {"event": "ready", "confinement": confinement}, self.limit)
+        while True:
+            ready, _, _ = select.select([self.control, self.wake_r], [], [])
+            if self.wake_r in ready:
+                try:
+                    while os.read(self.wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+                self.reap()
+            if self.control in ready:
+                fds: list[int] = []
+                try:
+                    request = wire.recv(self.control, self.limit, fds=fds)
+                except (wire.WireClosed, OSError):
+                    self.clean()
+                    os._exit(0)
+                op = request.get("op")
+                if op == "spawn":
+                    self.spawn(request, fds)
+                elif op == "clean":
+                    self.clean()
+                    wire.send(self.control, {"event": "cleaned"}, self.limit)
+                else:
+                    self.clean()
+                    os._exit(0)
+
+
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    text = f.read()
+                parents[int(entry)] = int(text[text.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError):
+                continue
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return sorted(found)
+
+
+def main(config_path: str) -> None:
+    with open(config_path) as f:
+        config = json.load(f)
+    control = socket.socket(fileno=int(config["control_fd"]))
+    confinement = set_limits(config["limits"])
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the file-size cap: EFBIG, not death
+    if config["namespaces"] and enter_namespaces():
+        confinement += ["userns", "pidns", "netns"]
+        zygote_pid = os.fork()
+        if zygote_pid != 0:
+            control.close()
+            while True:
+                try:
+                    _pid, status = os.waitpid(zygote_pid, 0)
+                    break
+                except InterruptedError:
+                    continue
+            os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    else:
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    if config["landlock"]:
+        try:
+            if landlock(config["read_paths"], config["write_paths"], config["devices"]):
+                confinement.append("landlock")
+        except OSError as exc:
+            print(f"landlock not applied: {exc}", file=sys.stderr)
+    if "userns" in confinement:
+        try:
+            drop_capabilities()
+        except OSError as exc:
+            print(f"capabilities not dropped: {exc}", file=sys.stderr)
+    scrub_sys_path(config["python_dirs"], config["roots"])
+    for name in config["preload"]:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - the submission will meet the same error itself
+            print(f"preload {name} failed: {exc!r}", file=sys.stderr)
+    Zygote(control, config).run(confinement)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1])
