@@ -31,7 +31,14 @@ from typing import Any
 
 from . import wire
 from .client import CliResult
-from .errors import SandboxUnavailable, SubmissionCrashed, SubmissionProtocolError, SubmissionTimeout
+from .errors import (
+    SandboxUnavailable,
+    SubmissionCrashed,
+    SubmissionMemoryError,
+    SubmissionProtocolError,
+    SubmissionTimeout,
+)
+from .cgroups import SandboxCgroups, make_cgroups
 from .manifest import Task
 
 STARTUP_TIMEOUT = 120.0
@@ -147,6 +154,8 @@ class Sandbox:
         self.counter = 0
         self.prepared = False
         self.copy_error: SubmissionProtocolError | None = None
+        self.cgroups: SandboxCgroups | None = None
+        self.oom_seen = 0
 
     # -- preparing and starting ------------------------------------------------------------------
 
@@ -201,6 +210,8 @@ class Sandbox:
             "devices": DEVICES,
             "roots": [str(self.submission_dir), str(self.public_dir)],
             "preload": list(self.task.manifest.preload),
+            "cgroup_procs": self.cgroups.procs if self.cgroups else [],
+            "cgroup_controllers": self.cgroups.controllers if self.cgroups else [],
         }
         self.counter += 1
         path = self.root / f"config-{self.counter}.json"
@@ -212,6 +223,9 @@ class Sandbox:
         self.prepare()
         if self.process is not None or self.copy_error is not None:
             return
+        if self.cgroups is None:
+            self.cgroups = make_cgroups(
+                self.root.name, {"pids": self.limits.processes, "memory": self.limits.memory_mb * 1024 * 1024})
         parent, child = socket.socketpair()
         log = open(self.root / "worker.log", "ab")  # noqa: SIM115 - handed to the child
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
@@ -277,21 +291,32 @@ class Sandbox:
             return self._next_event(lambda e: e.get("event") == wanted, deadline)
         except wire.WireTimeout:
             self.kill()
-            raise SubmissionTimeout("the sandbox did not answer in time") from None
+            raise SubmissionTimeout("the sandbox did not answer in the time allowed") from None
         except (wire.WireError, wire.WireClosed, OSError) as exc:
-            self.kill()
-            raise SandboxUnavailable(f"the sandbox worker failed ({exc}); its log:\n{self._worker_log()}") from exc
+            raise self._worker_died(exc) from None
+
+    def _worker_died(self, exc: BaseException) -> SubmissionCrashed:
+        # Once the worker has said `ready`, only submission code has run in the sandbox: a worker
+        # that dies after that is the submission's doing (it must not be able to turn its own
+        # failure into an infrastructure error, which a trainer would retry instead of punish).
+        self.kill()
+        return SubmissionCrashed(f"the sandbox's worker died ({exc})")
 
     def spawn(self, request: dict[str, Any], deadline: float, fds: list[int] | None = None) -> int:
         return int(self._control_call({"op": "spawn", **request}, "spawned", deadline, fds)["pid"])
 
     def wait_exit(self, pid: int, deadline: float) -> int | None:
-        """The exit status of a spawned child (negative: killed by that signal); None at the deadline."""
+        """The exit status of a spawned child (negative: killed by that signal); None at the
+        deadline. Raises :class:`SubmissionCrashed` when the worker itself is gone."""
         while pid not in self.exits:
+            if self.control is None:
+                raise SubmissionCrashed("the sandbox's worker is gone")
             try:
                 self._next_event(lambda e: e.get("event") == "exit" and e.get("pid") == pid, deadline)
-            except (wire.WireTimeout, wire.WireError, wire.WireClosed, OSError):
+            except wire.WireTimeout:
                 return None
+            except (wire.WireError, wire.WireClosed, OSError) as exc:
+                raise self._worker_died(exc) from None
         return self.exits.pop(pid)
 
     def clean(self) -> None:
@@ -300,8 +325,14 @@ class Sandbox:
             return
         try:
             self._control_call({"op": "clean"}, "cleaned", time.monotonic() + 10)
-        except (SubmissionTimeout, SandboxUnavailable):
+        except (SubmissionTimeout, SubmissionCrashed, SandboxUnavailable):
             self.kill()
+
+    def out_of_memory(self) -> bool:
+        """Whether the memory ceiling killed something since the last time this was asked."""
+        count = self.cgroups.oom_kills() if self.cgroups else 0
+        seen, self.oom_seen = self.oom_seen, count
+        return count > seen
 
     def output_paths(self) -> tuple[Path, Path]:
         self.counter += 1
@@ -339,6 +370,8 @@ class Sandbox:
             self.control = None
         if process is None:
             return
+        if self.cgroups is not None:
+            self.cgroups.kill()
         for _ in range(3):
             try:
                 os.killpg(process.pid, signal.SIGKILL)
@@ -358,6 +391,8 @@ class Sandbox:
             except (OSError, wire.WireError, subprocess.TimeoutExpired):
                 pass
         self.kill()
+        if self.cgroups is not None:
+            self.cgroups.remove()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -383,8 +418,14 @@ class SandboxConnection:
         return ours
 
     def _crashed(self) -> SubmissionCrashed:
-        status = self.sandbox.wait_exit(self.pid, time.monotonic() + 2) if self.pid is not None else None
         self._drop()
+        try:
+            status = self.sandbox.wait_exit(self.pid, time.monotonic() + 2) if self.pid is not None else None
+        except SubmissionCrashed as exc:
+            return exc
+        if self.sandbox.out_of_memory():
+            return SubmissionMemoryError("the kernel killed the submission for exceeding its memory ceiling "
+                                         f"({self.sandbox.limits.memory_mb} MiB)")
         return SubmissionCrashed(describe_status(status))
 
     def _drop(self) -> None:
@@ -430,6 +471,9 @@ class SandboxConnection:
             except (OSError, wire.WireError):
                 pass
             if self.pid is not None:
-                self.sandbox.wait_exit(self.pid, time.monotonic() + 2)
+                try:
+                    self.sandbox.wait_exit(self.pid, time.monotonic() + 2)
+                except SubmissionCrashed:
+                    pass
         self._drop()
         self.sandbox.clean()

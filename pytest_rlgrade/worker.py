@@ -215,6 +215,18 @@ def set_limits(limits: dict[str, Any]) -> list[str]:
     return done
 
 
+def join_cgroups(procs_files: list[str], controllers: list[str]) -> list[str]:
+    """Move this process into the sandbox's cgroups (made by the supervisor) before anything runs."""
+    try:
+        for path in procs_files:
+            with open(path, "w") as f:
+                f.write(str(os.getpid()))
+    except OSError as exc:
+        print(f"cgroups not joined: {exc}", file=sys.stderr)
+        return []
+    return [f"cgroup:{c}" for c in controllers]
+
+
 def enter_namespaces() -> bool:
     """New user, PID, network, IPC and UTS namespaces; False where the kernel refuses."""
     uid, gid = os.getuid(), os.getgid()
@@ -420,6 +432,7 @@ def main(config_path: str) -> None:
         config = json.load(f)
     control = socket.socket(fileno=int(config["control_fd"]))
     confinement = set_limits(config["limits"])
+    confinement += join_cgroups(config["cgroup_procs"], config["cgroup_controllers"])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the file-size cap: EFBIG, not death
     if config["namespaces"] and enter_namespaces():
         confinement += ["userns", "pidns", "netns"]
