@@ -139,7 +139,8 @@ class GradingSession:
             state = self.task_of(self.root / report.nodeid.split("::")[0])
             if state is not None:
                 state.flags.add("task_error")
-                state.error = _short(f"collecting {report.nodeid} failed: {report.longreprtext.strip().splitlines()[-1:]}")
+                last = (report.longreprtext.strip().splitlines() or ["?"])[-1].strip()
+                state.error = _short(f"collecting {report.nodeid} failed: {last}")
 
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
@@ -316,7 +317,7 @@ class GradingSession:
             return
         interrupted = exitstatus in (INTERRUPTED, INTERNAL)
         for state in self.states.values():
-            if interrupted and state.error is None:
+            if interrupted and state.error is None and any(t.outcome == "missing" for t in state.tests.values()):
                 state.flags.add("infra_error")
                 state.error = "grading was interrupted before it finished"
         try:
@@ -326,8 +327,10 @@ class GradingSession:
             self.config.get_terminal_writer().line(f"rlgrade: {exc}", red=True)
             return
         overall = overall_reward(t.reward for t in tasks)
-        if overall is None:
-            status = INTERRUPTED if exitstatus == INTERRUPTED else INTERNAL
+        if any(t.flags and {"task_error", "infra_error"} & set(t.flags) for t in tasks):
+            status = INTERNAL
+        elif overall is None:
+            status = INTERRUPTED
         elif self.settings.min_reward is not None and overall < self.settings.min_reward:
             status = BELOW_MIN
         elif any("starter_over_cap" in t.flags for t in tasks):

@@ -85,13 +85,18 @@ def pytest_configure(config: pytest.Config) -> None:
     _hypothesis_profile(config, settings.seed)
 
 
+hypothesis_key = pytest.StashKey[tuple[str, Any]]()
+
+
 def _hypothesis_profile(config: pytest.Config, seed: int) -> None:
     """Grading is replayable: Hypothesis draws from the run's seed, keeps no example database, and
-    lets one sandbox process serve all examples of a test."""
+    lets one sandbox process serve all examples of a test. What was in force before is put back in
+    ``pytest_unconfigure`` (pytester runs grading inside another pytest process)."""
     if not config.pluginmanager.hasplugin("hypothesispytest"):
         return
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck, core, settings
 
+    config.stash[hypothesis_key] = (settings.get_current_profile_name(), core.global_force_seed)
     settings.register_profile("rlgrade", database=None, deadline=None, print_blob=False,
                               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     settings.load_profile("rlgrade")
@@ -100,6 +105,12 @@ def _hypothesis_profile(config: pytest.Config, seed: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    previous = config.stash.get(hypothesis_key, None)
+    if previous is not None:
+        from hypothesis import core, settings
+
+        settings.load_profile(previous[0])
+        core.global_force_seed = previous[1]
     grading = config.stash.get(grading_key, None)
     if grading is not None:
         grading.close_sandboxes()

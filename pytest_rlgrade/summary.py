@@ -22,7 +22,8 @@ def summary_lines(report: dict[str, Any], path: Path) -> list[str]:
         )
         rows.append([task["name"], _reward(task["reward"]), f"{counts['passed']}/{counts['total']}",
                      metrics or "-", ", ".join(task["flags"]) or "-"])
-    lines = tabulate(rows, headers=["task", "reward", "passed", "metrics", "flags"], tablefmt="simple").splitlines()
+    lines = tabulate(rows, headers=["task", "reward", "passed", "metrics", "flags"], tablefmt="simple",
+                     disable_numparse=True).splitlines()
     for task in report["tasks"]:
         if task.get("error"):
             lines.append(f"{task['name']}: not graded: {task['error']}")

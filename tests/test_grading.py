@@ -1,0 +1,307 @@
+"""End to end: grading small tasks made with pytester, in both isolation modes."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_rlgrade.report import validate_report_data
+
+MANIFEST = """\
+name: calc
+package: calc
+reward:
+  starter_cap: 0.2
+  weights:
+    "marker:heavy": 3
+    "test_calc.py::test_sub": 2
+  metrics:
+    accuracy: {target: 1.0, baseline: 0.5, weight: 2}
+limits: {call_timeout: 5, test_timeout: 20, task_timeout: 60}
+"""
+
+TESTS = """\
+import pytest
+
+def test_add(submission, rlgrade_rng):
+    calc = submission.module("calc")
+    a, b = rlgrade_rng.randint(-50, 50), rlgrade_rng.randint(-50, 50)
+    assert calc.add(a, b) == a + b
+
+def test_sub(submission):
+    assert submission.module("calc").sub(5, 3) == 2
+
+@pytest.mark.heavy
+def test_mul(submission):
+    assert submission.module("calc").mul(4, 3) == 12
+
+@pytest.mark.hidden
+def test_div_by_zero(submission):
+    with submission.raises("ZeroDivisionError"):
+        submission.module("calc").div(1, 0)
+
+def test_accuracy(submission, metric):
+    calc = submission.module("calc")
+    cases = [(1, 2), (3, 4), (10, -2), (0, 0)]
+    metric("accuracy", sum(calc.add(a, b) == a + b for a, b in cases) / len(cases))
+"""
+
+FULL = """\
+def add(a, b):
+    return a + b
+
+def sub(a, b):
+    return a - b
+
+def mul(a, b):
+    return a * b
+
+def div(a, b):
+    return a / b
+"""
+
+PARTIAL = """\
+def add(a, b):
+    return a + b
+
+def sub(a, b):
+    raise NotImplementedError("TODO")
+
+def mul(a, b):
+    return 0
+
+def div(a, b):
+    return None
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini("[pytest]\n")
+    for rel, text in {
+        "tasks/calc/task.yaml": MANIFEST,
+        "tasks/calc/tests/test_calc.py": TESTS,
+        "reference/calc/calc/__init__.py": FULL,
+        "starter/calc/calc/__init__.py": PARTIAL,
+    }.items():
+        path = pytester.path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return pytester
+
+
+def grade(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any] | None]:
+    report = pytester.path / "out" / "report.json"
+    if report.exists():
+        report.unlink()
+    result = pytester.runpytest_subprocess(f"--rlgrade-report={report}", "-p", "no:cacheprovider", *args)
+    data = None
+    if report.exists():
+        data = json.loads(report.read_text())
+        validate_report_data(data)
+    return result, data
+
+
+def outcomes(task: dict[str, Any]) -> dict[str, str]:
+    return {t["node_id"].rsplit("::", 1)[1]: t["outcome"] for t in task["tests"]}
+
+
+@pytest.mark.parametrize("isolation", ["sandbox", "none"])
+def test_reference_earns_full_reward(project: pytest.Pytester, isolation: str) -> None:
+    result, report = grade(project, "--submission=reference", f"--isolation={isolation}", "--min-reward=1.0")
+    assert result.ret == 0, result.stdout.str()
+    assert report is not None
+    assert report["reward"] == 1.0
+    (task,) = report["tasks"]
+    assert task["counts"] == {"total": 5, "passed": 5, "failed": 0, "missing": 0}
+    assert task["metrics"][0]["credit"] == 1.0
+    assert report["sandbox"]["isolation"] == isolation
+    result.stdout.fnmatch_lines(["*rlgrade*", "calc*1.0000*5/5*accuracy=1 (1.00)*", "*reward 1.0000 for reference*"])
+
+
+@pytest.mark.parametrize("isolation", ["sandbox", "none"])
+def test_partial_submission_is_weighted(project: pytest.Pytester, isolation: str) -> None:
+    result, report = grade(project, "--submission=starter", f"--isolation={isolation}", "--rlgrade-seed=3")
+    assert report is not None
+    (task,) = report["tasks"]
+    assert outcomes(task) == {"test_add": "passed", "test_sub": "failed", "test_mul": "failed",
+                              "test_div_by_zero": "failed", "test_accuracy": "passed"}
+    weights = {t["node_id"].rsplit("::", 1)[1]: t["weight"] for t in task["tests"]}
+    assert weights == {"test_add": 1, "test_sub": 2, "test_mul": 3, "test_div_by_zero": 1, "test_accuracy": 1}
+    # add and accuracy pass (weight 2) and the metric is at its target (credit 1, weight 2): 4 / 10.
+    assert task["reward"] == pytest.approx(0.4)
+    messages = {t["node_id"].rsplit("::", 1)[1]: t["message"] for t in task["tests"]}
+    assert "NotImplementedError" in messages["test_sub"]
+    assert messages["test_div_by_zero"] is None  # hidden
+    assert messages["test_add"] is None
+    # The starter earns more than its cap of 0.2: the task is unsound, and grading says so.
+    assert "starter_over_cap" in task["flags"]
+    assert result.ret == 1
+
+
+def test_same_seed_same_report(project: pytest.Pytester) -> None:
+    _, first = grade(project, "--submission=reference", "--rlgrade-seed=11")
+    _, second = grade(project, "--submission=reference", "--rlgrade-seed=11")
+    assert first and second
+    assert first["seed"] == second["seed"] == 11
+    assert first["reward"] == second["reward"]
+    assert outcomes(first["tasks"][0]) == outcomes(second["tasks"][0])
+
+
+def test_seed_is_drawn_and_reported(project: pytest.Pytester) -> None:
+    _, first = grade(project, "--submission=reference")
+    _, second = grade(project, "--submission=reference")
+    assert first and second
+    assert isinstance(first["seed"], int)
+    assert first["seed"] != second["seed"]
+
+
+def test_min_reward_fails_the_run(project: pytest.Pytester) -> None:
+    path = project.path / "mine" / "calc" / "__init__.py"
+    path.parent.mkdir(parents=True)
+    path.write_text(PARTIAL)
+    result, report = grade(project, "--submission=mine", "--min-reward=0.9")
+    assert report is not None and report["reward"] < 0.9
+    assert result.ret == 1
+    assert report["exit_status"] == 1
+
+
+def test_single_task_path_layout(project: pytest.Pytester) -> None:
+    result, report = grade(project, f"--submission={project.path / 'reference' / 'calc'}", "--task=calc")
+    assert result.ret == 0
+    assert report is not None and report["reward"] == 1.0
+
+
+def test_broken_submission_is_graded_zero(project: pytest.Pytester) -> None:
+    path = project.path / "broken" / "calc" / "__init__.py"
+    path.parent.mkdir(parents=True)
+    path.write_text("def add(a, b)\n    return a + b\n")
+    result, report = grade(project, "--submission=broken")
+    assert result.ret == 0
+    assert report is not None
+    (task,) = report["tasks"]
+    assert task["reward"] == 0.0
+    assert task["error"] is None
+    assert "SyntaxError" in task["tests"][0]["message"]
+
+
+def test_skips_and_xfails_count_as_failed(project: pytest.Pytester) -> None:
+    tests = project.path / "tasks" / "calc" / "tests" / "test_more.py"
+    tests.write_text(textwrap.dedent("""\
+        import pytest
+
+        def test_skipped(submission):
+            pytest.skip("not today")
+
+        @pytest.mark.xfail(reason="known")
+        def test_xfailed(submission):
+            assert False
+
+        @pytest.mark.xfail(reason="known", strict=False)
+        def test_xpassed(submission):
+            pass
+    """))
+    _, report = grade(project, "--submission=reference")
+    assert report is not None
+    task = report["tasks"][0]
+    got = outcomes(task)
+    assert (got["test_skipped"], got["test_xfailed"], got["test_xpassed"]) == ("skipped", "xfailed", "xpassed")
+    assert task["counts"]["passed"] == 5
+    assert task["reward"] < 1.0
+
+
+def test_gate_zeroes_the_task(project: pytest.Pytester) -> None:
+    manifest = project.path / "tasks" / "calc" / "task.yaml"
+    manifest.write_text(MANIFEST.replace("  metrics:", '  gates: ["test_calc.py::test_sub"]\n  metrics:'))
+    _, report = grade(project, "--submission=starter")
+    assert report is not None
+    task = report["tasks"][0]
+    assert [t["gate"] for t in task["tests"]].count(True) == 1
+    assert task["reward"] == 0.0
+
+
+def test_deselected_tests_are_missing(project: pytest.Pytester) -> None:
+    _, report = grade(project, "--submission=reference", "--deselect=tasks/calc/tests/test_calc.py::test_mul")
+    assert report is not None
+    task = report["tasks"][0]
+    assert outcomes(task)["test_mul"] == "missing"
+    assert "missing_tests" in task["flags"]
+    assert task["counts"]["missing"] == 1
+    assert task["reward"] < 1.0
+
+
+def test_a_task_whose_tests_do_not_collect_is_not_graded(project: pytest.Pytester) -> None:
+    (project.path / "tasks" / "calc" / "tests" / "test_bad.py").write_text("import nowhere_to_be_found\n")
+    result, report = grade(project, "--submission=reference")
+    assert result.ret == 3
+    assert report is not None
+    task = report["tasks"][0]
+    assert task["reward"] is None and report["reward"] is None
+    assert "task_error" in task["flags"]
+    assert "test_bad.py" in task["error"]
+
+
+def test_undeclared_metric_is_a_task_error(project: pytest.Pytester) -> None:
+    (project.path / "tasks" / "calc" / "tests" / "test_metric.py").write_text(
+        "def test_m(submission, metric):\n    metric('speed', 1.0)\n")
+    result, report = grade(project, "--submission=reference")
+    assert result.ret == 3
+    assert report is not None
+    assert "task_error" in report["tasks"][0]["flags"]
+    assert "speed" in report["tasks"][0]["error"]
+
+
+def test_sandbox_that_cannot_start_is_an_infrastructure_error(project: pytest.Pytester) -> None:
+    project.makeconftest("""
+        import pytest_rlgrade.sandbox as sandbox
+        from pytest_rlgrade.errors import SandboxUnavailable
+
+        def start(self):
+            raise SandboxUnavailable("no worker today")
+
+        sandbox.Sandbox.start = start
+    """)
+    result, report = grade(project, "--submission=reference")
+    assert result.ret == 3
+    assert report is not None
+    assert report["reward"] is None
+    assert report["tasks"][0]["flags"] == ["infra_error"]
+    assert "no worker today" in report["tasks"][0]["error"]
+
+
+def test_hooks_compute_and_modify_and_forward(project: pytest.Pytester) -> None:
+    project.makeconftest("""
+        import json
+
+        def pytest_rlgrade_task_reward(task, tests, metrics):
+            return 0.25
+
+        def pytest_rlgrade_modify_report(config, report):
+            report["trainer"] = {"run": "r1"}
+
+        def pytest_rlgrade_report_written(config, path, report):
+            (path.parent / "forwarded.json").write_text(json.dumps(report["reward"]))
+    """)
+    result, report = grade(project, "--submission=reference")
+    assert result.ret == 0
+    assert report is not None
+    assert report["reward"] == 0.25
+    assert report["trainer"] == {"run": "r1"}
+    assert json.loads((project.path / "out" / "forwarded.json").read_text()) == 0.25
+
+
+def test_fixtures_without_submission_fail_clearly(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("tasks/calc/tests/test_calc.py::test_sub", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*run pytest with --submission*"])
+    assert result.ret == 1
+
+
+def test_plain_pytest_is_untouched(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_ok():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert not (Path(pytester.path) / "rlgrade-report.json").exists()
