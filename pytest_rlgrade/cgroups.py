@@ -111,8 +111,9 @@ class SandboxCgroups:
                     time.sleep(0.01)
 
 
-def make_cgroups(name: str, limits: dict[str, int], *, mountinfo: str | None = None,
-                 proc_cgroup: str | None = None) -> SandboxCgroups:
+def make_cgroups(
+    name: str, limits: dict[str, int], *, mountinfo: str | None = None, proc_cgroup: str | None = None
+) -> SandboxCgroups:
     """Create ``name`` under this process's group for each controller in ``limits`` (controller
     -> limit value) that can be managed here; controllers that cannot are left out."""
     made = SandboxCgroups()

@@ -180,14 +180,28 @@ class Submission:
 
     def call(self, target: Handle, attr: str, *args: Any, **kwargs: Any) -> Any:
         """Call ``target.attr(*args, **kwargs)`` in the sandbox; plain data or a handle comes back."""
-        return self._ask({"op": "call", "target": target._id, "attr": attr,
-                          "args": self._encode(list(args)), "kwargs": self._encode(kwargs)})
+        return self._ask(
+            {
+                "op": "call",
+                "target": target._id,
+                "attr": attr,
+                "args": self._encode(list(args)),
+                "kwargs": self._encode(kwargs),
+            }
+        )
 
     def instance(self, target: Handle, attr: str, *args: Any, **kwargs: Any) -> Handle:
         """Like :meth:`call`, but the result always stays in the sandbox as a handle (for a
         pydantic model or dataclass whose methods the test wants to call)."""
-        handle = self._ask({"op": "instance", "target": target._id, "attr": attr,
-                            "args": self._encode(list(args)), "kwargs": self._encode(kwargs)})
+        handle = self._ask(
+            {
+                "op": "instance",
+                "target": target._id,
+                "attr": attr,
+                "args": self._encode(list(args)),
+                "kwargs": self._encode(kwargs),
+            }
+        )
         if not isinstance(handle, Handle):
             raise SubmissionProtocolError("an instance request gave back no handle")
         return handle
@@ -213,11 +227,13 @@ class Submission:
             yield info
         except SubmissionRaised as exc:
             if not exc.is_a(type_name):
-                raise AssertionError(f"expected the submission to raise {type_name}, "
-                                     f"it raised {exc.type_name}: {exc.message}") from exc
+                raise AssertionError(
+                    f"expected the submission to raise {type_name}, it raised {exc.type_name}: {exc.message}"
+                ) from exc
             if match is not None and not re.search(match, exc.message):
-                raise AssertionError(f"the submission raised {exc.type_name}, but its message "
-                                     f"{exc.message!r} does not match {match!r}") from exc
+                raise AssertionError(
+                    f"the submission raised {exc.type_name}, but its message {exc.message!r} does not match {match!r}"
+                ) from exc
             info.value = exc
         else:
             raise AssertionError(f"expected the submission to raise {type_name}; it raised nothing")

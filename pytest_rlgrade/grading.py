@@ -70,6 +70,20 @@ class TaskState:
     task_deadline: float = math.inf
     timeouts: int = 0
 
+    scratch: Path | None = None
+    workdirs: list[Path] = field(default_factory=list)
+
+    def in_process_dir(self) -> Path:
+        """In-process mode's scratch: the public files copied once, as the sandbox has them."""
+        if self.scratch is None:
+            import tempfile
+
+            from .sandbox import copy_public
+
+            self.scratch = Path(tempfile.mkdtemp(prefix=f"rlgrade-{self.task.name}-"))
+            copy_public(self.task, self.scratch / "public")
+        return self.scratch
+
     def fault(self, kind: str) -> None:
         self.flags.add(kind)
         if kind == "timeout":
@@ -106,13 +120,16 @@ class GradingSession:
         unknown = [name for name in wanted if name not in found]
         if unknown:
             known = ", ".join(found) or "none"
-            raise pytest.UsageError(f"--task: no task named {', '.join(unknown)} in {self.root / 'tasks'} (tasks: {known})")
+            raise pytest.UsageError(
+                f"--task: no task named {', '.join(unknown)} in {self.root / 'tasks'} (tasks: {known})"
+            )
         if not wanted:
             raise pytest.UsageError(f"no tasks to grade: no tasks/*/task.yaml under {self.root}")
         try:
             tasks = {name: load_task(found[name]) for name in wanted}
             self.submission_path, roots = submission_folders(
-                settings.submission, self.root, config.invocation_params.dir, {n: t.package for n, t in tasks.items()})
+                settings.submission, self.root, config.invocation_params.dir, {n: t.package for n, t in tasks.items()}
+            )
         except (ManifestError, SubmissionPathError) as exc:
             raise pytest.UsageError(str(exc)) from None
         self.states = {name: TaskState(task, roots[name]) for name, task in tasks.items()}
@@ -142,8 +159,9 @@ class GradingSession:
                 last = (report.longreprtext.strip().splitlines() or ["?"])[-1].strip()
                 state.error = _short(f"collecting {report.nodeid} failed: {last}")
 
-    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
-                                      items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
         kept, dropped = [], []
         for item in items:
             state = self.task_of(Path(item.path))
@@ -153,10 +171,15 @@ class GradingSession:
             kept.append(item)
             spec = state.task.manifest.reward
             relative = Path(item.path).relative_to(state.task.tests_dir).as_posix()
-            test_id = relative + item.nodeid[item.nodeid.index("::"):] if "::" in item.nodeid else relative
+            test_id = relative + item.nodeid[item.nodeid.index("::") :] if "::" in item.nodeid else relative
             markers = {m.name for m in item.iter_markers()}
-            state.tests[item.nodeid] = ExpectedTest(item.nodeid, test_id, weight_of(spec, test_id, markers),
-                                                    is_gate(spec, test_id, markers), "hidden" in markers)
+            state.tests[item.nodeid] = ExpectedTest(
+                item.nodeid,
+                test_id,
+                weight_of(spec, test_id, markers),
+                is_gate(spec, test_id, markers),
+                "hidden" in markers,
+            )
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = kept
@@ -201,23 +224,34 @@ class GradingSession:
             connection: Any = state.sandbox.connect(workdir)
             public = state.sandbox.public_dir
         else:
-            import tempfile
-
             from .inprocess import InProcessConnection
 
-            workdir = Path(tempfile.mkdtemp(prefix=f"rlgrade-{state.task.name}-"))
-            public = state.task.folder
-            connection = InProcessConnection([state.submission_root, public], state.task.package, workdir,
-                                             limits.message_mb * 1024 * 1024)
-        return Submission(state.task.name, state.task.package, workdir, public, connection, budget,
-                          limits.message_mb * 1024 * 1024, state.fault)
+            workdir = state.in_process_dir() / f"test-{len(state.workdirs)}"
+            workdir.mkdir()
+            state.workdirs.append(workdir)
+            public = state.in_process_dir() / "public"
+            connection = InProcessConnection(
+                [state.submission_root, public], state.task.package, workdir, limits.message_mb * 1024 * 1024
+            )
+        return Submission(
+            state.task.name,
+            state.task.package,
+            workdir,
+            public,
+            connection,
+            budget,
+            limits.message_mb * 1024 * 1024,
+            state.fault,
+        )
 
     def record_metric(self, item: pytest.Item, name: str, value: Any) -> None:
         state = self.state_of(item)
         declared = state.task.manifest.reward.metrics
         if name not in declared:
-            raise TaskError(f"metric {name!r} is not declared in {state.task.manifest_path} "
-                            f"(declared: {', '.join(declared) or 'none'})")
+            raise TaskError(
+                f"metric {name!r} is not declared in {state.task.manifest_path} "
+                f"(declared: {', '.join(declared) or 'none'})"
+            )
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TaskError(f"metric {name!r} needs a number, got {type(value).__name__}")
         state.metrics[name] = float(value)
@@ -264,14 +298,21 @@ class GradingSession:
         elif report.failed and expected.outcome == "passed":
             expected.outcome, expected.message = "error", _message_of(report)
         if expected.fault and expected.outcome != "passed":
-            expected.outcome = expected.fault if expected.fault in ("timeout", "crash", "memory", "protocol") else "failed"
+            expected.outcome = (
+                expected.fault if expected.fault in ("timeout", "crash", "memory", "protocol") else "failed"
+            )
 
     # -- the end --------------------------------------------------------------------------------------
 
     def close_sandboxes(self) -> None:
+        import shutil
+
         for state in self.states.values():
             if state.sandbox is not None:
                 state.sandbox.close()
+            if state.scratch is not None:
+                shutil.rmtree(state.scratch, ignore_errors=True)
+                state.scratch = None
 
     def task_report(self, state: TaskState) -> TaskReport:
         spec = state.task.manifest.reward
@@ -285,8 +326,7 @@ class GradingSession:
             reward = self.config.hook.pytest_rlgrade_task_reward(task=state.task, tests=graded, metrics=measured)
             if reward is None or not 0 <= reward <= 1:
                 raise TaskError(f"the reward of task {state.task.name} is {reward!r}, not a number in [0, 1]")
-        if (reward is not None and self.settings.submission == "starter"
-                and reward > spec.starter_cap + 1e-12):
+        if reward is not None and self.settings.submission == "starter" and reward > spec.starter_cap + 1e-12:
             state.flags.add("starter_over_cap")
         passed = sum(t.outcome == "passed" for t in tests)
         missing = sum(t.outcome == "missing" for t in tests)
@@ -297,12 +337,29 @@ class GradingSession:
             error=state.error,
             counts=Counts(total=len(tests), passed=passed, failed=len(tests) - passed, missing=missing),
             duration=max(0.0, (state.finished or time.monotonic()) - (state.started or time.monotonic())),
-            tests=[TestResult(node_id=t.nodeid, outcome=t.outcome, weight=t.weight, gate=t.gate,  # type: ignore[arg-type]
-                              duration=t.duration, message=None if t.hidden or t.outcome == "passed" else t.message)
-                   for t in tests],
-            metrics=[MetricResult(name=m.name, value=_finite(m.value), target=m.spec.target, baseline=m.spec.baseline or 0.0,
-                                  direction=m.spec.direction, weight=m.spec.weight,
-                                  credit=metric_credit(m.spec, m.value)) for m in measured],
+            tests=[
+                TestResult(
+                    node_id=t.nodeid,
+                    outcome=t.outcome,  # type: ignore[arg-type]
+                    weight=t.weight,
+                    gate=t.gate,
+                    duration=t.duration,
+                    message=None if t.hidden or t.outcome == "passed" else t.message,
+                )
+                for t in tests
+            ],
+            metrics=[
+                MetricResult(
+                    name=m.name,
+                    value=_finite(m.value),
+                    target=m.spec.target,
+                    baseline=m.spec.baseline or 0.0,
+                    direction=m.spec.direction,
+                    weight=m.spec.weight,
+                    credit=metric_credit(m.spec, m.value),
+                )
+                for m in measured
+            ],
         )
 
     @pytest.hookimpl(trylast=True)
@@ -331,9 +388,11 @@ class GradingSession:
             status = INTERNAL
         elif overall is None:
             status = INTERRUPTED
-        elif self.settings.min_reward is not None and overall < self.settings.min_reward:
-            status = BELOW_MIN
-        elif any("starter_over_cap" in t.flags for t in tasks):
+        elif (
+            self.settings.min_reward is not None
+            and overall < self.settings.min_reward
+            or any("starter_over_cap" in t.flags for t in tasks)
+        ):
             status = BELOW_MIN
         else:
             status = OK
@@ -344,8 +403,10 @@ class GradingSession:
             reward=overall,
             exit_status=status,
             duration=time.monotonic() - self.started,
-            sandbox=SandboxInfo(isolation=self.settings.isolation,  # type: ignore[arg-type]
-                                confinement=sorted(self.confinement)),
+            sandbox=SandboxInfo(
+                isolation=self.settings.isolation,  # type: ignore[arg-type]
+                confinement=sorted(self.confinement),
+            ),
             tasks=tasks,
         )
         data = report.model_dump(mode="json")
@@ -375,4 +436,3 @@ class GradingSession:
         terminalreporter.section("rlgrade")
         for line in summary_lines(self.written, self.settings.report):
             terminalreporter.write_line(line)
-

@@ -17,9 +17,7 @@ if TYPE_CHECKING:
 
 
 @pytest.hookspec(firstresult=True)
-def pytest_rlgrade_task_reward(
-    task: Task, tests: list[GradedTest], metrics: list[MeasuredMetric]
-) -> float | None:
+def pytest_rlgrade_task_reward(task: Task, tests: list[GradedTest], metrics: list[MeasuredMetric]) -> float | None:
     """Compute one task's reward in [0, 1] from its test outcomes and metric values.
 
     :param task: the task being graded (its manifest holds the reward spec).

@@ -44,7 +44,7 @@ class InProcessConnection:
         self.roots = [str(r) for r in roots]
         self.workdir = workdir
         self.limit = message_limit
-        self.names = {package}.union(*(importable_names(r) for r in roots[1:]))
+        self.names = {package}.union(*(importable_names(r) for r in roots[1:] if r.is_dir()))
         forget_modules(self.names)
         sys.path[:0] = self.roots
         self.server = Server()
@@ -62,7 +62,7 @@ class InProcessConnection:
         with self._in_workdir():
             answer = self.server.answer(message)
         try:
-            return json.loads(wire.dumps(answer, self.limit)[wire.HEADER.size:])
+            return json.loads(wire.dumps(answer, self.limit)[wire.HEADER.size :])
         except wire.WireError as exc:
             raise SubmissionProtocolError(str(exc)) from None
 

@@ -30,24 +30,49 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rlgrade", "grading submissions to tasks (pytest-rlgrade)")
-    group.addoption("--submission", metavar="starter|reference|PATH", default=None,
-                    help="grade this submission: the shipped starter or reference, or a folder laid out like "
-                         "starter/ (or like starter/NAME/ with a single --task)")
-    group.addoption("--task", action="append", dest="rlgrade_tasks", default=[], metavar="NAME",
-                    help="grade only this task (repeatable; default: every task under tasks/)")
+    group.addoption(
+        "--submission",
+        metavar="starter|reference|PATH",
+        default=None,
+        help="grade this submission: the shipped starter or reference, or a folder laid out like "
+        "starter/ (or like starter/NAME/ with a single --task)",
+    )
+    group.addoption(
+        "--task",
+        action="append",
+        dest="rlgrade_tasks",
+        default=[],
+        metavar="NAME",
+        help="grade only this task (repeatable; default: every task under tasks/)",
+    )
     group.addoption("--rlgrade-report", dest="rlgrade_report", metavar="FILE", default=None, help=HELP_REPORT)
-    group.addoption("--min-reward", dest="rlgrade_min_reward", metavar="X", default=None,
-                    help="exit with status 1 when the overall reward is below X (for CI against the reference)")
-    group.addoption("--rlgrade-seed", dest="rlgrade_seed", metavar="N", default=None,
-                    help="seed for generated test data (default: drawn fresh and written in the report)")
+    group.addoption(
+        "--min-reward",
+        dest="rlgrade_min_reward",
+        metavar="X",
+        default=None,
+        help="exit with status 1 when the overall reward is below X (for CI against the reference)",
+    )
+    group.addoption(
+        "--rlgrade-seed",
+        dest="rlgrade_seed",
+        metavar="N",
+        default=None,
+        help="seed for generated test data (default: drawn fresh and written in the report)",
+    )
     group.addoption("--isolation", dest="rlgrade_isolation", default=None, metavar="MODE", help=HELP_ISOLATION)
     parser.addini("rlgrade_report", HELP_REPORT, default="")
     parser.addini("rlgrade_isolation", HELP_ISOLATION, default="")
 
 
 def _grading_options_without_submission(config: pytest.Config) -> list[str]:
-    names = {"rlgrade_tasks": "--task", "rlgrade_report": "--rlgrade-report", "rlgrade_min_reward": "--min-reward",
-             "rlgrade_seed": "--rlgrade-seed", "rlgrade_isolation": "--isolation"}
+    names = {
+        "rlgrade_tasks": "--task",
+        "rlgrade_report": "--rlgrade-report",
+        "rlgrade_min_reward": "--min-reward",
+        "rlgrade_seed": "--rlgrade-seed",
+        "rlgrade_isolation": "--isolation",
+    }
     return [flag for dest, flag in names.items() if config.getoption(dest)]
 
 
@@ -97,8 +122,13 @@ def _hypothesis_profile(config: pytest.Config, seed: int) -> None:
     from hypothesis import HealthCheck, core, settings
 
     config.stash[hypothesis_key] = (settings.get_current_profile_name(), core.global_force_seed)
-    settings.register_profile("rlgrade", database=None, deadline=None, print_blob=False,
-                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    settings.register_profile(
+        "rlgrade",
+        database=None,
+        deadline=None,
+        print_blob=False,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     settings.load_profile("rlgrade")
     if getattr(config.option, "hypothesis_seed", None) is None:
         config.option.hypothesis_seed = str(seed)
@@ -123,8 +153,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if grading is None:
         return None
     settings = grading.settings
-    return [f"rlgrade: submission {settings.submission} ({grading.submission_path}), tasks "
-            f"{', '.join(grading.states)}, seed {settings.seed}, isolation {settings.isolation}"]
+    return [
+        f"rlgrade: submission {settings.submission} ({grading.submission_path}), tasks "
+        f"{', '.join(grading.states)}, seed {settings.seed}, isolation {settings.isolation}"
+    ]
 
 
 def _grading(request: pytest.FixtureRequest) -> GradingSession:
@@ -165,5 +197,3 @@ def rlgrade_seed(request: pytest.FixtureRequest) -> int:
 def rlgrade_rng(request: pytest.FixtureRequest, rlgrade_seed: int) -> random.Random:
     """A random generator seeded from the run's seed and this test's id (stable across orders)."""
     return random.Random(f"{rlgrade_seed}:{request.node.nodeid}")
-
-

@@ -14,6 +14,7 @@ on a timeout it kills the whole process tree and starts a new worker for the nex
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import wire
+from .cgroups import SandboxCgroups, make_cgroups
 from .client import CliResult
 from .errors import (
     SandboxUnavailable,
@@ -38,18 +40,32 @@ from .errors import (
     SubmissionProtocolError,
     SubmissionTimeout,
 )
-from .cgroups import SandboxCgroups, make_cgroups
 from .manifest import Task
 
 STARTUP_TIMEOUT = 120.0
 # Files a submission may carry that only make sense as an attack on the grader: they are never
 # copied into the sandbox, and finding one flags the task `tamper`.
 TAMPER_NAMES = frozenset({"conftest.py", "sitecustomize.py", "usercustomize.py", "pytest.py", "_pytest"})
-SKIPPED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache"})
+# Dropped without comment: caches, packaging metadata and tool configuration have no business in a
+# graded package, and a model may leave them behind innocently.
+SKIPPED_NAMES = frozenset(
+    {
+        "__pycache__",
+        ".pytest_cache",
+        ".hypothesis",
+        ".mypy_cache",
+        ".ruff_cache",
+        "pytest.ini",
+        "tox.ini",
+        "setup.cfg",
+        "pyproject.toml",
+        ".git",
+    }
+)
+SKIPPED_SUFFIXES = (".pyc", ".pyo", ".egg-info", ".dist-info")
 MAX_COPY_FILES = 5_000
 MAX_COPY_BYTES = 64 * 1024 * 1024
-BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-        "from rlgrade_runtime.worker import main; main(sys.argv[2])")
+BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from rlgrade_runtime.worker import main; main(sys.argv[2])"
 SYSTEM_READ = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc"]
 DEVICES = ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/full"]
 
@@ -70,7 +86,7 @@ def sanitised_copy(source: Path, dest: Path) -> list[str]:
         keep = []
         for name in sorted(dirs):
             path = here / name
-            if name in SKIPPED_NAMES:
+            if name in SKIPPED_NAMES or name.endswith(SKIPPED_SUFFIXES):
                 continue
             if path.is_symlink() or _is_tamper(name):
                 findings.append(str(path.relative_to(source.parent)))
@@ -79,7 +95,7 @@ def sanitised_copy(source: Path, dest: Path) -> list[str]:
         dirs[:] = keep
         for name in sorted(files):
             path = here / name
-            if name.endswith((".pyc", ".pyo")):
+            if name in SKIPPED_NAMES or name.endswith(SKIPPED_SUFFIXES):
                 continue
             if _is_tamper(name):
                 findings.append(str(path.relative_to(source.parent)))
@@ -96,7 +112,8 @@ def sanitised_copy(source: Path, dest: Path) -> list[str]:
             if count > MAX_COPY_FILES or size > MAX_COPY_BYTES:
                 raise SubmissionProtocolError(
                     f"the submission's package is larger than {MAX_COPY_FILES} files or "
-                    f"{MAX_COPY_BYTES // (1024 * 1024)} MiB")
+                    f"{MAX_COPY_BYTES // (1024 * 1024)} MiB"
+                )
             shutil.copyfile(path, target / name)
     return findings
 
@@ -106,11 +123,29 @@ def root_findings(submission_root: Path, package: str) -> list[str]:
     return sorted(p.name for p in submission_root.iterdir() if p.name != package and _is_tamper(p.name))
 
 
+def copy_public(task: Task, dest: Path) -> None:
+    """Copy the task's public files (and nothing else of the task) into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in task.manifest.public:
+        src, dst = task.folder / entry, dest / entry
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copyfile(src, dst)
+
+
 def python_dirs() -> list[str]:
     """Folders the interpreter needs: its prefixes, standard library and site-packages."""
-    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             *(p for p in sysconfig.get_paths().values()), *site.getsitepackages(),
-             str(Path(sys.executable).resolve().parent.parent)}
+    found = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        *(p for p in sysconfig.get_paths().values()),
+        *site.getsitepackages(),
+        str(Path(sys.executable).resolve().parent.parent),
+    }
     return sorted(p for p in found if p and Path(p).exists())
 
 
@@ -129,8 +164,15 @@ def describe_status(status: int | None) -> str:
 class Sandbox:
     """One task's sandbox. ``start()`` early (it warms in the background), ``connect()`` per test."""
 
-    def __init__(self, task: Task, submission_root: Path, *, namespaces: bool = True, landlock: bool = True,
-                 on_flag: Callable[[str], None] = lambda flag: None) -> None:
+    def __init__(
+        self,
+        task: Task,
+        submission_root: Path,
+        *,
+        namespaces: bool = True,
+        landlock: bool = True,
+        on_flag: Callable[[str], None] = lambda flag: None,
+    ) -> None:
         self.task = task
         self.limits = task.manifest.limits
         self.message_limit = self.limits.message_mb * 1024 * 1024
@@ -176,14 +218,7 @@ class Sandbox:
             shutil.copyfile(self.submission_root / f"{package}.py", self.submission_dir / f"{package}.py")
         if findings:
             self.on_flag("tamper")
-        self.public_dir.mkdir()
-        for entry in self.task.manifest.public:
-            src, dst = self.task.folder / entry, self.public_dir / entry
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if src.is_dir():
-                shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-            else:
-                shutil.copyfile(src, dst)
+        copy_public(self.task, self.public_dir)
         runtime = self.runtime_dir / "rlgrade_runtime"
         runtime.mkdir(parents=True)
         here = Path(__file__).parent
@@ -198,14 +233,23 @@ class Sandbox:
         config = {
             "control_fd": control_fd,
             "message_limit": self.message_limit,
-            "limits": {"memory_mb": limits.memory_mb, "output_mb": limits.output_mb,
-                       "open_files": limits.open_files, "processes": limits.processes,
-                       "task_timeout": limits.task_timeout},
+            "limits": {
+                "memory_mb": limits.memory_mb,
+                "output_mb": limits.output_mb,
+                "open_files": limits.open_files,
+                "processes": limits.processes,
+                "task_timeout": limits.task_timeout,
+            },
             "namespaces": self.namespaces,
             "landlock": self.landlock,
             "python_dirs": python_dirs(),
-            "read_paths": [*python_dirs(), *SYSTEM_READ, str(self.submission_dir), str(self.public_dir),
-                           str(self.runtime_dir)],
+            "read_paths": [
+                *python_dirs(),
+                *SYSTEM_READ,
+                str(self.submission_dir),
+                str(self.public_dir),
+                str(self.runtime_dir),
+            ],
             "write_paths": [str(self.scratch)],
             "devices": DEVICES,
             "roots": [str(self.submission_dir), str(self.public_dir)],
@@ -225,20 +269,42 @@ class Sandbox:
             return
         if self.cgroups is None:
             self.cgroups = make_cgroups(
-                self.root.name, {"pids": self.limits.processes, "memory": self.limits.memory_mb * 1024 * 1024})
+                self.root.name, {"pids": self.limits.processes, "memory": self.limits.memory_mb * 1024 * 1024}
+            )
         parent, child = socket.socketpair()
         log = open(self.root / "worker.log", "ab")  # noqa: SIM115 - handed to the child
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-               "HOME": str(self.scratch), "TMPDIR": str(self.scratch), "PYTHONHASHSEED": "0",
-               "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "HOME": str(self.scratch),
+            "TMPDIR": str(self.scratch),
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        }
         try:
             # -s -P -B with a fully constructed environment is -I but for PYTHONHASHSEED, which
             # keeps string hashing (set order) the same from run to run.
             self.process = subprocess.Popen(
-                [sys.executable, "-s", "-P", "-B", "-c", BOOT, str(self.runtime_dir),
-                 str(self._config(child.fileno()))],
-                cwd=self.scratch, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                pass_fds=[child.fileno()], start_new_session=True)
+                [
+                    sys.executable,
+                    "-s",
+                    "-P",
+                    "-B",
+                    "-c",
+                    BOOT,
+                    str(self.runtime_dir),
+                    str(self._config(child.fileno())),
+                ],
+                cwd=self.scratch,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=[child.fileno()],
+                start_new_session=True,
+            )
         except OSError as exc:
             raise SandboxUnavailable(f"cannot start the sandbox worker: {exc}") from exc
         finally:
@@ -265,7 +331,9 @@ class Sandbox:
             event = self._next_event(lambda e: e.get("event") == "ready", time.monotonic() + STARTUP_TIMEOUT)
         except (wire.WireError, wire.WireTimeout, wire.WireClosed, OSError) as exc:
             self.kill()
-            raise SandboxUnavailable(f"the sandbox worker did not start ({exc}); its log:\n{self._worker_log()}") from exc
+            raise SandboxUnavailable(
+                f"the sandbox worker did not start ({exc}); its log:\n{self._worker_log()}"
+            ) from exc
         self.confinement = [str(c) for c in event.get("confinement", [])]
         self.ready = True
 
@@ -282,8 +350,9 @@ class Sandbox:
             if wanted(event):
                 return event
 
-    def _control_call(self, message: dict[str, Any], wanted: str, deadline: float,
-                      fds: list[int] | None = None) -> dict[str, Any]:
+    def _control_call(
+        self, message: dict[str, Any], wanted: str, deadline: float, fds: list[int] | None = None
+    ) -> dict[str, Any]:
         self.ensure_ready()
         assert self.control is not None
         try:
@@ -373,10 +442,8 @@ class Sandbox:
         if self.cgroups is not None:
             self.cgroups.kill()
         for _ in range(3):
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             try:
                 process.wait(timeout=5)
                 break
@@ -410,23 +477,29 @@ class SandboxConnection:
         ours, theirs = socket.socketpair()
         out, err = self.outputs = self.sandbox.output_paths()
         try:
-            self.pid = self.sandbox.spawn({"kind": "server", "cwd": str(self.workdir), "stdout": str(out),
-                                           "stderr": str(err)}, deadline, [theirs.fileno()])
+            self.pid = self.sandbox.spawn(
+                {"kind": "server", "cwd": str(self.workdir), "stdout": str(out), "stderr": str(err)},
+                deadline,
+                [theirs.fileno()],
+            )
         finally:
             theirs.close()
         self.sock = ours
         return ours
 
-    def _crashed(self) -> SubmissionCrashed:
+    def _crashed(self) -> SubmissionCrashed | SubmissionMemoryError:
         self._drop()
         try:
             status = self.sandbox.wait_exit(self.pid, time.monotonic() + 2) if self.pid is not None else None
         except SubmissionCrashed as exc:
             return exc
         if self.sandbox.out_of_memory():
-            return SubmissionMemoryError("the kernel killed the submission for exceeding its memory ceiling "
-                                         f"({self.sandbox.limits.memory_mb} MiB)")
-        return SubmissionCrashed(describe_status(status))
+            return SubmissionMemoryError(
+                "the kernel killed the submission for exceeding its memory ceiling "
+                f"({self.sandbox.limits.memory_mb} MiB)"
+            )
+        tail = self.sandbox.read_output(self.outputs[1])[-600:].strip() if self.outputs else ""
+        return SubmissionCrashed(describe_status(status) + (f"; its stderr ended with:\n{tail}" if tail else ""))
 
     def _drop(self) -> None:
         if self.sock is not None:
@@ -444,8 +517,9 @@ class SandboxConnection:
         except wire.WireTimeout:
             self._drop()
             self.sandbox.kill()
-            raise SubmissionTimeout("no answer from the submission in the time allowed "
-                                    f"(calls: {self.sandbox.limits.call_timeout:g} s)") from None
+            raise SubmissionTimeout(
+                f"no answer from the submission in the time allowed (calls: {self.sandbox.limits.call_timeout:g} s)"
+            ) from None
         except (wire.WireClosed, BrokenPipeError, ConnectionResetError):
             raise self._crashed() from None
         except wire.WireError as exc:
@@ -455,8 +529,17 @@ class SandboxConnection:
 
     def run_module(self, module: str, argv: list[str], deadline: float) -> CliResult:
         out, err = self.sandbox.output_paths()
-        pid = self.sandbox.spawn({"kind": "module", "module": module, "argv": argv, "cwd": str(self.workdir),
-                                  "stdout": str(out), "stderr": str(err)}, deadline)
+        pid = self.sandbox.spawn(
+            {
+                "kind": "module",
+                "module": module,
+                "argv": argv,
+                "cwd": str(self.workdir),
+                "stdout": str(out),
+                "stderr": str(err),
+            },
+            deadline,
+        )
         status = self.sandbox.wait_exit(pid, deadline)
         if status is None:
             self.sandbox.kill()
@@ -466,14 +549,10 @@ class SandboxConnection:
 
     def close(self) -> None:
         if self.sock is not None:
-            try:
+            with contextlib.suppress(OSError, wire.WireError):
                 wire.send(self.sock, {"op": "exit"}, self.sandbox.message_limit)
-            except (OSError, wire.WireError):
-                pass
             if self.pid is not None:
-                try:
+                with contextlib.suppress(SubmissionCrashed):
                     self.sandbox.wait_exit(self.pid, time.monotonic() + 2)
-                except SubmissionCrashed:
-                    pass
         self._drop()
         self.sandbox.clean()

@@ -36,8 +36,18 @@ def _option(value: Any, ini: Any) -> tuple[Any, str]:
     return ini, "the ini file"
 
 
-def settle(*, submission: str, tasks: list[str], report: str | None, report_ini: str, min_reward: str | None,
-           seed: str | None, isolation: str | None, isolation_ini: str, invocation_dir: Path) -> Settings:
+def settle(
+    *,
+    submission: str,
+    tasks: list[str],
+    report: str | None,
+    report_ini: str,
+    min_reward: str | None,
+    seed: str | None,
+    isolation: str | None,
+    isolation_ini: str,
+    invocation_dir: Path,
+) -> Settings:
     """Check every option's value and fill in defaults; raises :class:`SettingsError`."""
     if not submission:
         raise SettingsError("--submission needs a value: starter, reference or a PATH")
@@ -65,11 +75,14 @@ def settle(*, submission: str, tasks: list[str], report: str | None, report_ini:
     isolation_value, source = _option(isolation, isolation_ini or "sandbox")
     if isolation_value not in ISOLATIONS:
         raise SettingsError(f"invalid isolation {isolation_value!r} from {source}: choose from {', '.join(ISOLATIONS)}")
-    return Settings(submission, tuple(dict.fromkeys(tasks)), report_path, minimum, seed_value, seed is not None,
-                    isolation_value)
+    return Settings(
+        submission, tuple(dict.fromkeys(tasks)), report_path, minimum, seed_value, seed is not None, isolation_value
+    )
 
 
-def submission_folders(value: str, root: Path, invocation_dir: Path, tasks: dict[str, str]) -> tuple[Path, dict[str, Path]]:
+def submission_folders(
+    value: str, root: Path, invocation_dir: Path, tasks: dict[str, str]
+) -> tuple[Path, dict[str, Path]]:
     """Where each task's submission is: ``{task: folder holding PACKAGE/}``.
 
     ``tasks`` maps the tasks to grade to their package names. ``value`` is ``starter``,
@@ -90,6 +103,8 @@ def submission_folders(value: str, root: Path, invocation_dir: Path, tasks: dict
     for name in tasks:
         if not (base / name).is_dir():
             hint = "" if len(tasks) > 1 else f" or {base}/{tasks[name]}/"
-            raise SubmissionPathError(f"--submission {value}: no folder for task {name!r} (expected {base}/{name}/{hint})")
+            raise SubmissionPathError(
+                f"--submission {value}: no folder for task {name!r} (expected {base}/{name}/{hint})"
+            )
         folders[name] = base / name
     return base, folders

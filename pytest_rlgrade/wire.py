@@ -108,15 +108,16 @@ def dumps(message: Any, limit: int) -> bytes:
 def send(sock: socket.socket, message: Any, limit: int, fds: list[int] | None = None) -> None:
     frame = dumps(message, limit)
     if fds:
-        sent = socket.send_fds(sock, [frame[:HEADER.size]], fds)
+        sent = socket.send_fds(sock, [frame[: HEADER.size]], fds)
         if sent != HEADER.size:
             raise WireError("short send")
-        frame = frame[HEADER.size:]
+        frame = frame[HEADER.size :]
     sock.sendall(frame)
 
 
 def _read_exactly(sock: socket.socket, size: int, deadline: float | None, fds: list[int] | None) -> bytes:
-    chunks, got = [], 0
+    chunks: list[bytes] = []
+    got = 0
     while got < size:
         if deadline is not None:
             left = deadline - time.monotonic()

@@ -22,6 +22,7 @@ give tests exactly the same answers.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import importlib
@@ -41,7 +42,7 @@ from typing import Any
 try:  # In the sandbox the runtime folder is a plain package; in the supervisor it is ours.
     from . import wire
 except ImportError:  # pragma: no cover - only when loaded outside a package
-    import wire  # type: ignore[no-redef]
+    import wire  # type: ignore[import-not-found,no-redef]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -49,15 +50,16 @@ except ImportError:  # pragma: no cover - only when loaded outside a package
 
 
 def _exception_info(exc: BaseException) -> dict[str, Any]:
-    names = [f"{c.__module__}.{c.__qualname__}" if c.__module__ != "builtins" else c.__qualname__
-             for c in type(exc).__mro__]
+    names = [
+        f"{c.__module__}.{c.__qualname__}" if c.__module__ != "builtins" else c.__qualname__ for c in type(exc).__mro__
+    ]
     try:
         message = str(exc)
-    except BaseException:  # noqa: BLE001 - a submission's __str__ may raise anything
+    except BaseException:  # a submission's __str__ may raise anything
         message = "<str() of the exception raised too>"
     try:
         text = "".join(traceback.format_exception(exc))
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         text = ""
     return {"type_name": names[0], "type_names": names, "message": message[:10_000], "traceback": text[-20_000:]}
 
@@ -122,7 +124,7 @@ class Server:
             else:
                 raise ValueError(f"unknown op {op!r}")
             return {"ok": wire.encode(value, self._convert)}
-        except BaseException as exc:  # noqa: BLE001 - everything the submission raises is reported
+        except BaseException as exc:  # everything the submission raises is reported
             return {"raised": _exception_info(exc)}
 
 
@@ -162,15 +164,13 @@ def run_module(module: str, argv: list[str]) -> int:
         return 0
     except SystemExit as exc:
         return exit_code_of(exc)
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         traceback.print_exc()
         return 1
     finally:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(BaseException):  # a submission may have replaced the streams
                 stream.flush()
-            except BaseException:  # noqa: BLE001, S110
-                pass
 
 
 # ----------------------------------------------------------------------------------------------
@@ -255,8 +255,10 @@ def landlock(read: list[str], write: list[str], devices: list[str]) -> bool:
     scoped = 0b11 if abi >= 6 else 0  # abstract unix sockets and signals
     attr = struct.pack("=QQQ", handled, net, scoped)[: 8 if abi < 4 else 16 if abi < 6 else 24]
     buffer = ctypes.create_string_buffer(attr, len(attr))
-    ruleset = _check(_libc.syscall(SYS_LANDLOCK_CREATE_RULESET, buffer, ctypes.c_size_t(len(attr)),
-                                   ctypes.c_uint32(0)), "landlock_create_ruleset")
+    ruleset = _check(
+        _libc.syscall(SYS_LANDLOCK_CREATE_RULESET, buffer, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0)),
+        "landlock_create_ruleset",
+    )
     reading = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
     rules = [(p, reading) for p in read] + [(p, handled) for p in write]
     rules += [(p, reading | _FS_WRITE_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV) for p in devices]
@@ -346,7 +348,7 @@ class Zygote:
                     serve(sock, self.limit)
                 else:
                     code = run_module(request["module"], list(request["argv"]))
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 code = 70
             os._exit(code)
         if sock is not None:
@@ -369,22 +371,18 @@ class Zygote:
     def clean(self) -> None:
         """Kill every process of the sandbox but this one (in a PID namespace: all of them)."""
         if os.getpid() == 1:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(-1, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         else:
             for pid in _descendants(os.getpid()):
-                try:
+                with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
         self.reap()
 
     def run(self, confinement: list[str]) -> None:
         wire.send(self.control, {"event": "ready", "confinement": confinement}, self.limit)
         while True:
-            ready, _, _ = select.select([self.control, self.wake_r], [], [])
+            ready, _, _ = select.select([self.control.fileno(), self.wake_r], [], [])
             if self.wake_r in ready:
                 try:
                     while os.read(self.wake_r, 512):
@@ -392,7 +390,7 @@ class Zygote:
                 except BlockingIOError:
                     pass
                 self.reap()
-            if self.control in ready:
+            if self.control.fileno() in ready:
                 fds: list[int] = []
                 try:
                     request = wire.recv(self.control, self.limit, fds=fds)
@@ -417,10 +415,11 @@ def _descendants(root: int) -> list[int]:
             try:
                 with open(f"/proc/{entry}/stat") as f:
                     text = f.read()
-                parents[int(entry)] = int(text[text.rindex(")") + 2:].split()[1])
+                parents[int(entry)] = int(text[text.rindex(")") + 2 :].split()[1])
             except (OSError, ValueError):
                 continue
-    found, frontier = set(), {root}
+    found: set[int] = set()
+    frontier = {root}
     while frontier:
         frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
         found |= frontier
@@ -464,7 +463,7 @@ def main(config_path: str) -> None:
     for name in config["preload"]:
         try:
             importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - the submission will meet the same error itself
+        except Exception as exc:  # the submission will meet the same error itself
             print(f"preload {name} failed: {exc!r}", file=sys.stderr)
     Zygote(control, config).run(confinement)
 

@@ -38,12 +38,22 @@ def grade(tmp_path_factory: pytest.TempPathFactory):
     def run(submission: str | Path, task: str | None = None, *extra: str, timeout: float = 600) -> Graded:
         folder = tmp_path_factory.mktemp("grade")
         report = folder / "report.json"
-        command = [sys.executable, "-m", "pytest", f"--submission={submission}",
-                   f"--rlgrade-report={report}", "-p", "no:cacheprovider", "-q", *extra]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"--submission={submission}",
+            f"--rlgrade-report={report}",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            *extra,
+        ]
         if task:
             command.append(f"--task={task}")
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
         data = None
         if report.exists():
             data = json.loads(report.read_text())

@@ -128,8 +128,13 @@ def test_partial_submission_is_weighted(project: pytest.Pytester, isolation: str
     result, report = grade(project, "--submission=starter", f"--isolation={isolation}", "--rlgrade-seed=3")
     assert report is not None
     (task,) = report["tasks"]
-    assert outcomes(task) == {"test_add": "passed", "test_sub": "failed", "test_mul": "failed",
-                              "test_div_by_zero": "failed", "test_accuracy": "passed"}
+    assert outcomes(task) == {
+        "test_add": "passed",
+        "test_sub": "failed",
+        "test_mul": "failed",
+        "test_div_by_zero": "failed",
+        "test_accuracy": "passed",
+    }
     weights = {t["node_id"].rsplit("::", 1)[1]: t["weight"] for t in task["tests"]}
     assert weights == {"test_add": 1, "test_sub": 2, "test_mul": 3, "test_div_by_zero": 1, "test_accuracy": 1}
     # add and accuracy pass (weight 2) and the metric is at its target (credit 1, weight 2): 4 / 10.
@@ -146,7 +151,8 @@ def test_partial_submission_is_weighted(project: pytest.Pytester, isolation: str
 def test_same_seed_same_report(project: pytest.Pytester) -> None:
     _, first = grade(project, "--submission=reference", "--rlgrade-seed=11")
     _, second = grade(project, "--submission=reference", "--rlgrade-seed=11")
-    assert first and second
+    assert first
+    assert second
     assert first["seed"] == second["seed"] == 11
     assert first["reward"] == second["reward"]
     assert outcomes(first["tasks"][0]) == outcomes(second["tasks"][0])
@@ -155,7 +161,8 @@ def test_same_seed_same_report(project: pytest.Pytester) -> None:
 def test_seed_is_drawn_and_reported(project: pytest.Pytester) -> None:
     _, first = grade(project, "--submission=reference")
     _, second = grade(project, "--submission=reference")
-    assert first and second
+    assert first
+    assert second
     assert isinstance(first["seed"], int)
     assert first["seed"] != second["seed"]
 
@@ -165,7 +172,8 @@ def test_min_reward_fails_the_run(project: pytest.Pytester) -> None:
     path.parent.mkdir(parents=True)
     path.write_text(PARTIAL)
     result, report = grade(project, "--submission=mine", "--min-reward=0.9")
-    assert report is not None and report["reward"] < 0.9
+    assert report is not None
+    assert report["reward"] < 0.9
     assert result.ret == 1
     assert report["exit_status"] == 1
 
@@ -173,7 +181,8 @@ def test_min_reward_fails_the_run(project: pytest.Pytester) -> None:
 def test_single_task_path_layout(project: pytest.Pytester) -> None:
     result, report = grade(project, f"--submission={project.path / 'reference' / 'calc'}", "--task=calc")
     assert result.ret == 0
-    assert report is not None and report["reward"] == 1.0
+    assert report is not None
+    assert report["reward"] == 1.0
 
 
 def test_broken_submission_is_graded_zero(project: pytest.Pytester) -> None:
@@ -191,7 +200,8 @@ def test_broken_submission_is_graded_zero(project: pytest.Pytester) -> None:
 
 def test_skips_and_xfails_count_as_failed(project: pytest.Pytester) -> None:
     tests = project.path / "tasks" / "calc" / "tests" / "test_more.py"
-    tests.write_text(textwrap.dedent("""\
+    tests.write_text(
+        textwrap.dedent("""\
         import pytest
 
         def test_skipped(submission):
@@ -204,7 +214,8 @@ def test_skips_and_xfails_count_as_failed(project: pytest.Pytester) -> None:
         @pytest.mark.xfail(reason="known", strict=False)
         def test_xpassed(submission):
             pass
-    """))
+    """)
+    )
     _, report = grade(project, "--submission=reference")
     assert report is not None
     task = report["tasks"][0]
@@ -240,14 +251,16 @@ def test_a_task_whose_tests_do_not_collect_is_not_graded(project: pytest.Pyteste
     assert result.ret == 3
     assert report is not None
     task = report["tasks"][0]
-    assert task["reward"] is None and report["reward"] is None
+    assert task["reward"] is None
+    assert report["reward"] is None
     assert "task_error" in task["flags"]
     assert "test_bad.py" in task["error"]
 
 
 def test_undeclared_metric_is_a_task_error(project: pytest.Pytester) -> None:
     (project.path / "tasks" / "calc" / "tests" / "test_metric.py").write_text(
-        "def test_m(submission, metric):\n    metric('speed', 1.0)\n")
+        "def test_m(submission, metric):\n    metric('speed', 1.0)\n"
+    )
     result, report = grade(project, "--submission=reference")
     assert result.ret == 3
     assert report is not None
