@@ -148,6 +148,14 @@ class GradingSession:
                 return state
         return None
 
+    def uses_hypothesis(self) -> bool:
+        """Whether any graded task's test code mentions Hypothesis."""
+        return any(
+            "hypothesis" in path.read_text(encoding="utf-8", errors="replace")
+            for state in self.states.values()
+            for path in state.task.tests_dir.rglob("*.py")
+        )
+
     def test_paths(self) -> list[str]:
         return [str(state.task.tests_dir) for state in self.states.values()]
 

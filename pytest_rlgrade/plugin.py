@@ -107,7 +107,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(grading, "rlgrade-session")
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = grading.test_paths()
-    _hypothesis_profile(config, settings.seed)
+    if grading.uses_hypothesis():
+        _hypothesis_profile(config, settings.seed)
 
 
 hypothesis_key = pytest.StashKey[tuple[str, Any]]()
@@ -115,10 +116,10 @@ hypothesis_key = pytest.StashKey[tuple[str, Any]]()
 
 def _hypothesis_profile(config: pytest.Config, seed: int) -> None:
     """Grading is replayable: Hypothesis draws from the run's seed, keeps no example database, and
-    lets one sandbox process serve all examples of a test. What was in force before is put back in
-    ``pytest_unconfigure`` (pytester runs grading inside another pytest process)."""
-    if not config.pluginmanager.hasplugin("hypothesispytest"):
-        return
+    lets one sandbox process serve all examples of a test. ``@given`` binds the settings in force
+    when a test module is imported, so this runs before collection, and only for tasks whose tests
+    use Hypothesis (importing it costs a second). Undone in ``pytest_unconfigure``
+    (pytester runs grading inside another pytest process)."""
     from hypothesis import HealthCheck, core, settings
 
     config.stash[hypothesis_key] = (settings.get_current_profile_name(), core.global_force_seed)
@@ -130,8 +131,8 @@ def _hypothesis_profile(config: pytest.Config, seed: int) -> None:
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     settings.load_profile("rlgrade")
-    if getattr(config.option, "hypothesis_seed", None) is None:
-        config.option.hypothesis_seed = str(seed)
+    if config.getoption("hypothesis_seed", None) is None:
+        core.global_force_seed = seed  # type: ignore[assignment]  # what its own --hypothesis-seed sets
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
