@@ -7,9 +7,10 @@ traceback from inside pydantic or PyYAML.
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 import keyword
 import math
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,11 +211,18 @@ def selector_matches(selector: str, test_id: str, markers: Collection[str]) -> b
     """Whether a weight or gate selector picks a test.
 
     ``marker:NAME`` picks tests carrying that marker; anything else is a glob over the test's id
-    relative to the task's tests folder (``test_cli.py::test_run``, ``test_cli.py::*``).
+    relative to the task's tests folder (``test_cli.py::test_run``, ``test_cli.py::*``,
+    ``test_x.py::test_y[*]``). Only ``*`` and ``?`` are wildcards: brackets stand for themselves,
+    since parametrized ids carry them.
     """
     if selector.startswith("marker:"):
         return selector.removeprefix("marker:") in markers
-    return fnmatch.fnmatchcase(test_id, selector)
+    return _glob(selector).fullmatch(test_id) is not None
+
+
+@functools.cache
+def _glob(selector: str) -> re.Pattern[str]:
+    return re.compile(re.escape(selector).replace(r"\*", ".*").replace(r"\?", "."), re.DOTALL)
 
 
 def weight_of(spec: RewardSpec, test_id: str, markers: Collection[str]) -> float:
