@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator
 
 from .errors import ManifestError
 
@@ -36,9 +36,9 @@ class MetricSpec(_Model):
     that earns nothing. ``direction`` says which side of the baseline the target lies on.
     """
 
-    target: float
-    baseline: float | None = None
-    weight: float = Field(default=1.0, ge=0)
+    target: FiniteFloat
+    baseline: FiniteFloat | None = None
+    weight: FiniteFloat = Field(default=1.0, ge=0)
     direction: Literal["higher", "lower"] = "higher"
 
     @model_validator(mode="after")
@@ -60,9 +60,9 @@ class MetricSpec(_Model):
 class RewardSpec(_Model):
     """How a task's outcomes become its reward."""
 
-    starter_cap: float = Field(default=0.1, ge=0, le=1)
-    default_weight: float = Field(default=1.0, ge=0)
-    weights: dict[str, float] = Field(default_factory=dict)
+    starter_cap: FiniteFloat = Field(default=0.1, ge=0, le=1)
+    default_weight: FiniteFloat = Field(default=1.0, ge=0)
+    weights: dict[str, FiniteFloat] = Field(default_factory=dict)
     gates: list[str] = Field(default_factory=list)
     metrics: dict[str, MetricSpec] = Field(default_factory=dict)
 
@@ -78,9 +78,9 @@ class RewardSpec(_Model):
 class Limits(_Model):
     """What the sandbox allows one task's submission."""
 
-    call_timeout: float = Field(default=10.0, gt=0)
-    test_timeout: float = Field(default=60.0, gt=0)
-    task_timeout: float = Field(default=300.0, gt=0)
+    call_timeout: FiniteFloat = Field(default=10.0, gt=0)
+    test_timeout: FiniteFloat = Field(default=60.0, gt=0)
+    task_timeout: FiniteFloat = Field(default=300.0, gt=0)
     memory_mb: int = Field(default=2048, ge=64)
     output_mb: int = Field(default=16, ge=1)
     processes: int = Field(default=64, ge=1)
@@ -171,6 +171,27 @@ def parse_manifest(data: Any, path: Path) -> TaskManifest:
         raise ManifestError(path, _key_of(first["loc"]), message) from None
 
 
+def _strict_loader() -> type[Any]:
+    """A safe YAML loader that refuses duplicate keys (PyYAML silently keeps the last one, which
+    would drop, say, a task's gates without a word)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return loader.construct_mapping(node, deep=True)
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return StrictLoader
+
+
 def load_task(folder: Path) -> Task:
     """Load and check ``folder/task.yaml``."""
     import yaml
@@ -183,7 +204,7 @@ def load_task(folder: Path) -> Task:
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(path, None, f"cannot be read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_strict_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

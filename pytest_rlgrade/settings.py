@@ -51,7 +51,9 @@ def settle(
     """Check every option's value and fill in defaults; raises :class:`SettingsError`."""
     if not submission:
         raise SettingsError("--submission needs a value: starter, reference or a PATH")
-    report_value, _ = _option(report, report_ini or DEFAULT_REPORT)
+    report_value, source = _option(report, report_ini or DEFAULT_REPORT)
+    if not str(report_value).strip():
+        raise SettingsError(f"--rlgrade-report: an empty path from {source}")
     report_path = Path(report_value)
     if not report_path.is_absolute():
         report_path = invocation_dir / report_path

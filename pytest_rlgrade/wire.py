@@ -99,7 +99,10 @@ def decode(data: Any, make_handle: Callable[[int, str], Any]) -> Any:
 
 
 def dumps(message: Any, limit: int) -> bytes:
-    body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except (ValueError, TypeError, RecursionError) as exc:  # lone surrogates, huge ints, ...
+        raise WireError(f"cannot be written as JSON: {exc}") from None
     if len(body) > limit:
         raise WireError(f"message of {len(body)} bytes is over the limit of {limit}")
     return HEADER.pack(len(body)) + body

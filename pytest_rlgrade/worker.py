@@ -152,7 +152,8 @@ def exit_code_of(exc: SystemExit) -> int:
         return 0
     if isinstance(code, int):
         return code & 0xFF
-    print(code, file=sys.stderr)
+    with contextlib.suppress(BaseException):  # str() of the code is the submission's to break
+        print(code, file=sys.stderr)
     return 1
 
 
