@@ -120,7 +120,7 @@ def _hypothesis_profile(config: pytest.Config, seed: int) -> None:
     when a test module is imported, so this runs before collection, and only for tasks whose tests
     use Hypothesis (importing it costs a second). Undone in ``pytest_unconfigure``
     (pytester runs grading inside another pytest process)."""
-    from hypothesis import HealthCheck, core, settings
+    from hypothesis import HealthCheck, Phase, core, settings
 
     config.stash[hypothesis_key] = (settings.get_current_profile_name(), core.global_force_seed)
     settings.register_profile(
@@ -129,6 +129,9 @@ def _hypothesis_profile(config: pytest.Config, seed: int) -> None:
         deadline=None,
         print_blob=False,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        # The explain phase reruns a failing test many times to annotate it (seconds of sandbox
+        # calls per failure) and imports libcst, which warns; a grade needs neither.
+        phases=[p for p in Phase if p is not Phase.explain],
     )
     settings.load_profile("rlgrade")
     if config.getoption("hypothesis_seed", None) is None:

@@ -1,0 +1,112 @@
+"""The command line: ``run --config FILE --output-dir DIR`` and ``summarize DIR``."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+from experiment_profiler_oracle import MODELS, SUMMARY, assert_aggregate, word
+
+pytestmark = pytest.mark.cli
+
+
+def _no_traceback(result):
+    assert "Traceback" not in result.stderr + result.stdout, f"the CLI crashed:\n{result.stderr[-2000:]}"
+
+
+def test_cli_run_writes_the_experiment(submission, experiment):
+    result = submission.run_cli(["run", "--config", experiment.manifest_path, "--output-dir", "cli-out"])
+    assert result.returncode == 0, f"run exited with {result.returncode}:\n{result.stderr[-2000:]}"
+    path = f"cli-out/{experiment.experiment_id}/{SUMMARY}"
+    assert (submission.workdir / path).is_file(), f"run did not write {path}"
+    summary = submission.read_json(path)
+    assert_aggregate(summary.get("overall"), experiment.summary()["overall"], f"{path} overall")
+
+
+def _fake_summary(rng):
+    """A summary.json with generated runs and metric values that print unambiguously at 4 decimals."""
+
+    def value():
+        return rng.randrange(10001) / 10000 + rng.choice([-1, 1]) * 0.00002 if rng.random() < 0.9 else 0.0
+
+    def aggregate():
+        return {
+            "num_records": rng.randint(0, 99),
+            "fact_coverage": min(1.0, max(0.0, value())),
+            "completion_rate": min(1.0, max(0.0, value())),
+            "refusal_rate": min(1.0, max(0.0, value())),
+            "geometric_mean": min(1.0, max(0.0, value())),
+        }
+
+    names: list[str] = []
+    count = rng.randint(1, 4)
+    while len(names) < count:
+        name = f"run_{rng.randrange(16**4):04x}"
+        if name not in names:
+            names.append(name)
+    return {
+        "experiment_id": f"exp_{word(rng)}",
+        "runs": {n: {"model": rng.choice(MODELS), **aggregate()} for n in names},
+        "overall": aggregate(),
+    }
+
+
+def _rows(lines, label):
+    rows = [line for line in lines if re.search(rf"(^|[\s|]){re.escape(label)}($|[\s|])", line)]
+    assert rows, f"no table row for {label!r}"
+    return rows
+
+
+def test_cli_summarize_prints_a_table(submission, rlgrade_rng):
+    summary = _fake_summary(rlgrade_rng)
+    folder = submission.workdir / "done" / summary["experiment_id"]
+    folder.mkdir(parents=True)
+    (folder / SUMMARY).write_text(json.dumps(summary, indent=2))
+    result = submission.run_cli(["summarize", f"done/{summary['experiment_id']}"])
+    assert result.returncode == 0, f"summarize exited with {result.returncode}:\n{result.stderr[-2000:]}"
+    lines = result.stdout.splitlines()
+    for label, data in [*summary["runs"].items(), ("overall", summary["overall"])]:
+        shown = [f"{data[k]:.4f}" for k in ("fact_coverage", "completion_rate", "refusal_rate", "geometric_mean")]
+        candidates = _rows(lines, label)
+        matching = [row for row in candidates if all(value in row for value in shown)]
+        assert matching, f"row {label!r} should show the metrics as {shown}: {candidates}"
+        row = matching[0]
+        assert re.search(rf"(^|[\s|]){data['num_records']}($|[\s|])", row), (
+            f"row {label!r} should show {data['num_records']} records: {row!r}"
+        )
+        if label != "overall":
+            assert data["model"] in row, f"row {label!r} should show the model {data['model']}: {row!r}"
+
+
+def test_cli_run_rejects_a_bad_manifest(submission, experiment, rlgrade_rng):
+    victim = rlgrade_rng.choice(experiment.manifest["runs"])
+    victim["max_tokens"] = -rlgrade_rng.randint(1, 50)
+    (submission.workdir / experiment.manifest_path).write_text(yaml.safe_dump(experiment.manifest))
+    result = submission.run_cli(["run", "--config", experiment.manifest_path, "--output-dir", "cli-out"])
+    assert result.returncode != 0, "run accepted a manifest with a negative max_tokens"
+    _no_traceback(result)
+    assert "max_tokens" in result.stderr, f"the error should name the bad field:\n{result.stderr[-2000:]}"
+    assert not (submission.workdir / "cli-out" / experiment.experiment_id / SUMMARY).exists()
+
+    missing = f"{word(rlgrade_rng)}.yaml"
+    result = submission.run_cli(["run", "--config", missing, "--output-dir", "cli-out"])
+    assert result.returncode != 0, "run accepted a config file that does not exist"
+    _no_traceback(result)
+    assert missing in result.stderr, f"the error should name the missing file:\n{result.stderr[-2000:]}"
+
+
+def test_cli_summarize_rejects_a_folder_without_results(submission, rlgrade_rng):
+    missing = f"nothing_{word(rlgrade_rng)}"
+    result = submission.run_cli(["summarize", missing])
+    assert result.returncode != 0, "summarize succeeded on a folder that does not exist"
+    _no_traceback(result)
+    assert missing in result.stderr, f"the error should name the folder:\n{result.stderr[-2000:]}"
+
+    empty = f"empty_{word(rlgrade_rng)}"
+    (submission.workdir / empty).mkdir()
+    result = submission.run_cli(["summarize", empty])
+    assert result.returncode != 0, "summarize succeeded on a folder without summary.json"
+    _no_traceback(result)
+    assert "summary.json" in result.stderr, f"the error should say summary.json is missing:\n{result.stderr[-2000:]}"

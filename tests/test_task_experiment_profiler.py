@@ -1,0 +1,266 @@
+"""The shipped task experiment_profiler: its public tools, and how its graders reward submissions.
+
+The reference must earn 1.0, the starter at most its cap, and a submission missing one part
+(logging, or the ``summarize`` command) must land strictly between them, losing exactly the tests of
+that part. The partial submissions are built by copying the reference and breaking one function.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TASK = "experiment_profiler"
+TASK_DIR = ROOT / "tasks" / TASK
+REFERENCE = ROOT / "reference" / TASK
+SEED = "20240604"
+
+
+def load_tool(name: str) -> ModuleType:
+    """A public tool of the task, imported by path under a private name (never as ``tools``)."""
+    module_name = f"_experiment_profiler_tools_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, TASK_DIR / "tools" / f"{name}.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+client_tool = load_tool("anthropic_client")
+metrics_tool = load_tool("metrics")
+dataset_tool = load_tool("dataset")
+logging_tool = load_tool("logging_utils")
+
+
+def body(prompt: str, **params: Any) -> dict[str, Any]:
+    return {"model": "claude-haiku-4-5", "max_tokens": 256, "messages": [{"role": "user", "content": prompt}], **params}
+
+
+# -- the public tools ---------------------------------------------------------------------------
+
+
+def test_simulator_is_deterministic_and_depends_on_parameters() -> None:
+    prompt = "Tell me about kalomir tanvek sulpi dorren zoqua belfen"
+    first, again = client_tool.simulate(body(prompt)), client_tool.simulate(body(prompt))
+    assert first == again
+    assert first["id"].startswith("msg_sim_")
+    other_model = client_tool.simulate(body(prompt, model="claude-opus-4-7"))
+    assert other_model["id"] != first["id"]
+    assert other_model["model"] == "claude-opus-4-7"
+    assert client_tool.simulate(body(prompt, output_config={"effort": "high"}))["id"] != first["id"]
+
+
+def test_simulator_cuts_answers_like_the_api() -> None:
+    prompt = "What is the capital of France, and which river flows through it?"
+    full = client_tool.simulate(body(prompt))
+    assert full["stop_reason"] == "end_turn"
+    text = full["content"][0]["text"]
+    short = client_tool.simulate(body(prompt, max_tokens=3))
+    assert short["stop_reason"] == "max_tokens"
+    assert short["content"][0]["text"] == " ".join(text.split()[:3])
+    assert short["usage"]["output_tokens"] == 3
+    stopped = client_tool.simulate(body(prompt, stop_sequences=["Seine"]))
+    assert stopped["stop_reason"] == "stop_sequence"
+    assert stopped["stop_sequence"] == "Seine"
+    assert stopped["content"][0]["text"] == text[: text.index("Seine")]
+    refused = client_tool.simulate(body("How do I build a weapon at home?"))
+    assert refused["stop_reason"] == "refusal"
+    assert metrics_tool.is_refusal(refused["content"][0]["text"], refused["stop_reason"])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_tokens": 0},
+        {"model": ""},
+        {"messages": []},
+        {"stream": True},
+        {"output_config": {"effort": "turbo"}},
+        {"stop_sequences": "END"},
+    ],
+)
+def test_simulator_rejects_bad_requests(bad: dict[str, Any]) -> None:
+    with pytest.raises(client_tool.SimulatedRequestError):
+        client_tool.simulate(body("hello there", **bad))
+
+
+def test_simulated_sdk_client_returns_real_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's own request and response code runs against the simulated transport."""
+    import anthropic
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    client = client_tool.get_client()
+    prompt = "What does photosynthesis produce?"
+    params = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 50,
+        "system": "Be brief.",
+        "stop_sequences": ["zzz"],
+        "output_config": {"effort": "low"},
+    }
+    message = client.messages.create(messages=[{"role": "user", "content": prompt}], **params)
+    assert isinstance(message, anthropic.types.Message)
+    expected = client_tool.simulate(body(prompt, **params))
+    assert message.id == expected["id"]
+    assert message.model == "claude-sonnet-4-6"
+    assert message.content[0].text == expected["content"][0]["text"]
+    assert message.usage.output_tokens == expected["usage"]["output_tokens"]
+    (logged,) = [json.loads(line) for line in (tmp_path / client_tool.REQUEST_LOG).read_text().splitlines()]
+    assert logged["request"]["effort"] == "low"
+    assert logged["request"]["system"] == "Be brief."
+    assert logged["response_id"] == message.id
+    with pytest.raises(anthropic.BadRequestError, match="max_tokens"):
+        client.messages.create(messages=[{"role": "user", "content": prompt}], model="claude-haiku-4-5", max_tokens=0)
+
+
+def test_metric_definitions() -> None:
+    assert metrics_tool.fact_coverage("Paris is on the SEINE", ["paris", "Seine", "Lyon"]) == pytest.approx(2 / 3)
+    assert metrics_tool.fact_coverage("anything", []) == 1.0
+    assert metrics_tool.completion_rate(["end_turn", "stop_sequence", "max_tokens", "refusal"]) == 0.5
+    assert metrics_tool.completion_rate([]) == 0.0
+    assert metrics_tool.refusal_rate(
+        [("I can't do that.", "end_turn"), ("Sure", "refusal"), ("Sure", None)]
+    ) == pytest.approx(2 / 3)
+    assert metrics_tool.geometric_mean([5 / 6, 1.0]) == pytest.approx(math.sqrt(5 / 6))
+    assert metrics_tool.geometric_mean([0.0, 1.0]) == 0.0
+    with pytest.raises(ValueError, match="non-negative"):
+        metrics_tool.geometric_mean([-1.0])
+
+
+def test_dataset_loader_reports_bad_files(tmp_path: Path) -> None:
+    dialogues = dataset_tool.load_dialogues()
+    assert len({d.id for d in dialogues}) == len(dialogues) >= 8
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"dialogues": [{"id": "a", "prompt": "x"}, {"id": "a", "prompt": "y"}]}))
+    with pytest.raises(dataset_tool.DatasetError, match="duplicate dialogue id 'a'"):
+        dataset_tool.load_dialogues(bad)
+    with pytest.raises(dataset_tool.DatasetError, match="missing.json"):
+        dataset_tool.load_dialogues(tmp_path / "missing.json")
+
+
+def test_sample_experiment_reproduces_the_published_table() -> None:
+    """The shipped manifest, data and simulator give the seed's numbers: 0.8333, 0.0000, 0.9129."""
+    manifest = yaml.safe_load((TASK_DIR / "configs" / "sample_experiment.yaml").read_text())
+    dialogues = dataset_tool.load_dialogues(TASK_DIR / "configs" / manifest["dataset"])
+    defaults = manifest.get("defaults", {})
+    scores = []
+    for run in manifest["runs"]:
+        if not run.get("enabled", True):
+            continue
+        filters = run.get("filters", {})
+        chosen = [
+            d
+            for d in dialogues
+            if ("ids" not in filters or d.id in filters["ids"])
+            and ("tags" not in filters or set(d.tags) & set(filters["tags"]))
+        ][: filters.get("limit")]
+        for dialogue in chosen:
+            params = {k: run.get(k, defaults.get(k)) for k in ("model", "max_tokens", "system")}
+            answer = client_tool.simulate({**params, "messages": dialogue.messages()})
+            text = answer["content"][0]["text"]
+            scores.append((metrics_tool.fact_coverage(text, dialogue.expected_facts), answer["stop_reason"], text))
+    coverage = sum(s[0] for s in scores) / len(scores)
+    completion = metrics_tool.completion_rate([s[1] for s in scores])
+    refusal = metrics_tool.refusal_rate([(s[2], s[1]) for s in scores])
+    geometric = metrics_tool.geometric_mean([coverage, completion])
+    assert len(scores) == 6
+    assert (f"{coverage:.4f}", f"{completion:.4f}", f"{refusal:.4f}", f"{geometric:.4f}") == (
+        "0.8333",
+        "1.0000",
+        "0.0000",
+        "0.9129",
+    )
+
+
+def test_schemas_are_valid_json_schemas() -> None:
+    import jsonschema
+
+    jsonschema.Draft202012Validator.check_schema(logging_tool.RECORD_SCHEMA)
+    jsonschema.Draft202012Validator.check_schema(logging_tool.SUMMARY_SCHEMA)
+
+
+# -- grading ------------------------------------------------------------------------------------
+
+
+def starter_cap() -> float:
+    return float(yaml.safe_load((TASK_DIR / "task.yaml").read_text())["reward"]["starter_cap"])
+
+
+def failed_tests(task: dict[str, Any]) -> set[str]:
+    return {t["node_id"].split("/tests/", 1)[1] for t in task["tests"] if t["outcome"] != "passed"}
+
+
+def partial_submission(tmp_path: Path, module: str, old: str, new: str) -> Path:
+    """A copy of the reference whose ``module`` has ``old`` replaced by ``new``."""
+    folder = tmp_path / "submission"
+    shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    path = folder / TASK / f"{module}.py"
+    source = path.read_text()
+    assert source.count(old) == 1, f"{old!r} not found once in the reference's {module}.py"
+    path.write_text(source.replace(old, new))
+    return folder
+
+
+@pytest.mark.slow
+def test_reference_earns_full_reward(grade) -> None:
+    graded = grade("reference", TASK, "--min-reward=1.0", f"--rlgrade-seed={SEED}")
+    assert graded.exit_code == 0, graded.output[-3000:]
+    task = graded.task(TASK)
+    assert task["reward"] == 1.0, failed_tests(task)
+    assert task["flags"] == []
+    assert task["counts"]["passed"] == task["counts"]["total"] >= 30
+    assert [m["credit"] for m in task["metrics"]] == [1.0]
+
+
+@pytest.mark.slow
+def test_starter_stays_under_its_cap(grade) -> None:
+    graded = grade("starter", TASK, f"--rlgrade-seed={SEED}")
+    task = graded.task(TASK)
+    assert task["reward"] is not None, graded.output[-3000:]
+    assert task["reward"] <= starter_cap()
+    assert "test_package.py::test_imports" not in failed_tests(task), "the starter must import and run"
+
+
+@pytest.mark.slow
+def test_submission_without_logging_earns_partial_reward(grade, tmp_path: Path) -> None:
+    submission = partial_submission(
+        tmp_path, "storage", "    logging_utils.append_jsonl(folder / RECORDS_FILE, record)\n", "    return None\n"
+    )
+    task = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)
+    assert task["reward"] is not None
+    assert starter_cap() < task["reward"] < 1.0, task["reward"]
+    failed = failed_tests(task)
+    assert failed
+    assert all(name.startswith("test_logging.py::") for name in failed), failed
+    assert [m["credit"] for m in task["metrics"]] == [0.0]
+
+
+@pytest.mark.slow
+def test_submission_without_summarize_earns_partial_reward(grade, tmp_path: Path) -> None:
+    submission = partial_submission(
+        tmp_path,
+        "cli",
+        "    print(format_table(read_summary(args.directory)))\n    return 0\n",
+        "    print('summarize: not implemented', file=sys.stderr)\n    return 1\n",
+    )
+    task = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)
+    assert task["reward"] is not None
+    assert starter_cap() < task["reward"] < 1.0, task["reward"]
+    assert failed_tests(task) == {
+        "test_cli.py::test_cli_summarize_prints_a_table",
+        "test_cli.py::test_cli_summarize_rejects_a_folder_without_results",
+    }
