@@ -50,19 +50,46 @@ class Connection(Protocol):
 
 
 @dataclass
+class TaskBudget:
+    """What one task's submission may still spend: shared by all of the task's tests.
+
+    After ``fault_budget`` timeouts or memory exhaustions the task is *stopped*: its remaining
+    calls fail at once with the same fault, so a submission that hangs or hoards memory costs a
+    bounded time, not that cost times the number of tests.
+    """
+
+    deadline: float
+    fault_budget: int
+    expensive_faults: int = 0
+    stopped: SubmissionFault | None = None
+
+    def record(self, kind: str) -> None:
+        if kind not in ("timeout", "memory"):
+            return
+        self.expensive_faults += 1
+        if self.expensive_faults >= self.fault_budget and self.stopped is None:
+            fault = SubmissionTimeout if kind == "timeout" else SubmissionMemoryError
+            self.stopped = fault(
+                f"the submission's remaining calls were not run: it ran into {kind} {self.expensive_faults} times"
+            )
+
+
+@dataclass
 class Budget:
     """Wall-clock limits of one test: per call, per test, and what is left of the task's."""
 
     call_timeout: float
     test_deadline: float
-    task_deadline: float
+    task: TaskBudget
 
     def deadline(self, timeout: float | None = None) -> float:
+        if self.task.stopped is not None:
+            raise type(self.task.stopped)(self.task.stopped.message)
         now = time.monotonic()
         call = now + (self.call_timeout if timeout is None else timeout)
-        deadline = min(call, self.test_deadline, self.task_deadline)
+        deadline = min(call, self.test_deadline, self.task.deadline)
         if deadline <= now:
-            which = "task" if self.task_deadline <= now else "test"
+            which = "task" if self.task.deadline <= now else "test"
             raise SubmissionTimeout(f"the {which}'s time budget is used up")
         return deadline
 

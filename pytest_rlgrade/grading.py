@@ -11,11 +11,11 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .client import Budget, Submission
+from .client import Budget, Submission, TaskBudget
 from .errors import (
     ManifestError,
     SandboxUnavailable,
@@ -37,9 +37,17 @@ from .report import (
 from .reward import GradedTest, MeasuredMetric, metric_credit, overall_reward
 from .settings import Settings, submission_folders
 
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
 MESSAGE_LIMIT = 2000
-# pytest's exit statuses, by name (pytest.ExitCode), for the ones grading uses.
-OK, BELOW_MIN, INTERRUPTED, INTERNAL, USAGE = 0, 1, 2, 3, 4
+# The exit statuses grading uses are pytest's own: graded (0), below --min-reward or a starter over
+# its cap (1, as failed tests), interrupted (2), harness or task failure (3), usage error (4).
+OK = pytest.ExitCode.OK
+BELOW_MIN = pytest.ExitCode.TESTS_FAILED
+INTERRUPTED = pytest.ExitCode.INTERRUPTED
+INTERNAL = pytest.ExitCode.INTERNAL_ERROR
+USAGE = pytest.ExitCode.USAGE_ERROR
 
 
 @dataclass
@@ -63,15 +71,12 @@ class TaskState:
     metrics: dict[str, float] = field(default_factory=dict)
     flags: set[str] = field(default_factory=set)
     error: str | None = None
-    sandbox: Any = None
+    sandbox: Sandbox | None = None
     started: float | None = None
-    budget_started: bool = False
     finished: float | None = None
-    task_deadline: float = math.inf
-    timeouts: int = 0
-
-    scratch: Path | None = None
-    workdirs: list[Path] = field(default_factory=list)
+    budget: TaskBudget | None = None
+    scratch: Path | None = None  # in-process mode only
+    workdirs: int = 0
 
     def in_process_dir(self) -> Path:
         """In-process mode's scratch: the public files copied once, as the sandbox has them."""
@@ -86,10 +91,8 @@ class TaskState:
 
     def fault(self, kind: str) -> None:
         self.flags.add(kind)
-        if kind == "timeout":
-            self.timeouts += 1
-            if self.timeouts >= self.task.manifest.limits.max_timeouts:
-                self.task_deadline = -math.inf  # a submission that keeps hanging gets no more time
+        if self.budget is not None:
+            self.budget.record(kind)
 
 
 def _short(text: str) -> str:
@@ -134,7 +137,6 @@ class GradingSession:
             raise pytest.UsageError(str(exc)) from None
         self.states = {name: TaskState(task, roots[name]) for name, task in tasks.items()}
         self.confinement: set[str] = set()
-        self.exit_status = OK
         self.written: dict[str, Any] | None = None
         for state in self.states.values():
             for marker in markers_named(state.task.manifest.reward):
@@ -220,11 +222,10 @@ class GradingSession:
     def open_submission(self, item: pytest.Item) -> Submission:
         state = self.state_of(item)
         now = time.monotonic()
-        if not state.budget_started:
-            state.budget_started = True
-            state.task_deadline = min(state.task_deadline, now + state.task.manifest.limits.task_timeout)
         limits = state.task.manifest.limits
-        budget = Budget(limits.call_timeout, now + limits.test_timeout, state.task_deadline)
+        if state.budget is None:
+            state.budget = TaskBudget(now + limits.task_timeout, limits.fault_budget)
+        budget = Budget(limits.call_timeout, now + limits.test_timeout, state.budget)
         if state.sandbox is not None:
             state.sandbox.ensure_ready()
             self.confinement.update(state.sandbox.confinement)
@@ -234,9 +235,9 @@ class GradingSession:
         else:
             from .inprocess import InProcessConnection
 
-            workdir = state.in_process_dir() / f"test-{len(state.workdirs)}"
+            state.workdirs += 1
+            workdir = state.in_process_dir() / f"test-{state.workdirs}"
             workdir.mkdir()
-            state.workdirs.append(workdir)
             public = state.in_process_dir() / "public"
             connection = InProcessConnection(
                 [state.submission_root, public], state.task.package, workdir, limits.message_mb * 1024 * 1024
@@ -409,7 +410,7 @@ class GradingSession:
             submission_path=str(self.submission_path),
             seed=self.settings.seed,
             reward=overall,
-            exit_status=status,
+            exit_status=int(status),
             duration=time.monotonic() - self.started,
             sandbox=SandboxInfo(
                 isolation=self.settings.isolation,  # type: ignore[arg-type]
@@ -422,7 +423,6 @@ class GradingSession:
         validate_report_data(data)
         write_report_data(data, self.settings.report)
         self.written = data
-        self.exit_status = status
         session.exitstatus = status
         self.config.hook.pytest_rlgrade_report_written(config=self.config, path=self.settings.report, report=data)
 

@@ -86,7 +86,7 @@ class Limits(_Model):
     processes: int = Field(default=64, ge=1)
     open_files: int = Field(default=256, ge=16)
     message_mb: int = Field(default=16, ge=1)
-    max_timeouts: int = Field(default=2, ge=1)
+    fault_budget: int = Field(default=2, ge=1)
 
 
 class TaskManifest(_Model):
