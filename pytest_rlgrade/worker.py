@@ -181,7 +181,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 38, 36
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 4, 38, 36
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 _FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 _FS_REFER, _FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
@@ -238,6 +238,17 @@ def enter_namespaces() -> bool:
         with open(f"/proc/self/{name}", "w") as f:
             f.write(text)
     return True
+
+
+def private_proc() -> bool:
+    """In a new mount namespace, a /proc of the sandbox's own PID namespace: the submission then
+    sees only its own processes, not the supervisor's command line or other graders' work."""
+    ms_rec, ms_private, ms_nosuid, ms_nodev, ms_noexec = 0x4000, 0x40000, 0x2, 0x4, 0x8
+    if _libc.unshare(CLONE_NEWNS) != 0:
+        return False
+    if _libc.mount(None, b"/", None, ms_rec | ms_private, None) != 0:
+        return False
+    return _libc.mount(b"proc", b"/proc", b"proc", ms_nosuid | ms_nodev | ms_noexec, None) == 0
 
 
 def landlock(read: list[str], write: list[str], devices: list[str]) -> bool:
@@ -447,6 +458,8 @@ def main(config_path: str) -> None:
                     continue
             os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if private_proc():
+            confinement.append("procfs")
     else:
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     if config["landlock"]:
@@ -455,6 +468,7 @@ def main(config_path: str) -> None:
                 confinement.append("landlock")
         except OSError as exc:
             print(f"landlock not applied: {exc}", file=sys.stderr)
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no ptrace of the zygote by its own children
     if "userns" in confinement:
         try:
             drop_capabilities()
