@@ -248,7 +248,7 @@ def private_proc() -> bool:
         return False
     if _libc.mount(None, b"/", None, ms_rec | ms_private, None) != 0:
         return False
-    return _libc.mount(b"proc", b"/proc", b"proc", ms_nosuid | ms_nodev | ms_noexec, None) == 0
+    return bool(_libc.mount(b"proc", b"/proc", b"proc", ms_nosuid | ms_nodev | ms_noexec, None) == 0)
 
 
 def landlock(read: list[str], write: list[str], devices: list[str]) -> bool:
