@@ -277,6 +277,11 @@ class Submission:
     def __repr__(self) -> str:
         return f"<Submission of task {self.task}>"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis prints a failing example's arguments with this protocol, and would otherwise
+        # spell out the dataclass field by field (connection, budget, the task's state...).
+        printer.text(repr(self))
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
