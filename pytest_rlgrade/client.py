@@ -25,6 +25,7 @@ from .errors import (
     SubmissionRaised,
     SubmissionTimeout,
 )
+from .files import read_beneath
 
 
 @dataclass(frozen=True)
@@ -265,14 +266,22 @@ class Submission:
         else:
             raise AssertionError(f"expected the submission to raise {type_name}; it raised nothing")
 
+    def read_bytes(self, relative: str | PurePath) -> bytes:
+        """A file the submission wrote under :attr:`workdir`: size-capped, and only a regular file
+        reached without links (use this, not ``open``, on what the submission wrote).
+
+        Raises ``FileNotFoundError`` when it is missing and :class:`~pytest_rlgrade.files.UnsafeFile`
+        (an ``OSError``) when it is a link, a FIFO, outside the folder or too large.
+        """
+        return read_beneath(self.workdir, relative, self.message_limit)
+
+    def read_text(self, relative: str | PurePath) -> str:
+        """:meth:`read_bytes` decoded as UTF-8."""
+        return self.read_bytes(relative).decode("utf-8")
+
     def read_json(self, relative: str | PurePath) -> Any:
-        """Parse a JSON file the submission wrote under :attr:`workdir` (size-capped)."""
-        path = self.workdir / relative
-        with open(path, "rb") as f:
-            data = f.read(self.message_limit + 1)
-        if len(data) > self.message_limit:
-            raise AssertionError(f"{relative} is larger than {self.message_limit} bytes")
-        return json.loads(data)
+        """:meth:`read_bytes` parsed as JSON."""
+        return json.loads(self.read_bytes(relative))
 
     def __repr__(self) -> str:
         return f"<Submission of task {self.task}>"

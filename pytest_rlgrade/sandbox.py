@@ -40,6 +40,7 @@ from .errors import (
     SubmissionProtocolError,
     SubmissionTimeout,
 )
+from .files import read_beneath, scrub
 from .manifest import Task
 
 STARTUP_TIMEOUT = 120.0
@@ -101,10 +102,10 @@ def sanitised_copy(source: Path, dest: Path) -> list[str]:
                 findings.append(str(path.relative_to(source.parent)))
                 continue
             if path.is_symlink():
-                resolved = path.resolve()
-                if not resolved.is_relative_to(source.resolve()):
-                    findings.append(str(path.relative_to(source.parent)))
-                    continue
+                # Submissions are plain files: a link is either a trap or an attempt to reach a
+                # file outside the package (the reference, the tests), never followed.
+                findings.append(str(path.relative_to(source.parent)))
+                continue
             if not path.is_file():
                 continue
             count += 1
@@ -209,13 +210,18 @@ class Sandbox:
         findings = root_findings(self.submission_root, package)
         self.submission_dir.mkdir()
         source = self.submission_root / package
-        if source.is_dir() and not source.is_symlink():
-            try:
+        module = self.submission_root / f"{package}.py"
+        try:
+            if source.is_symlink() or module.is_symlink():
+                findings.append(package)
+            elif source.is_dir():
                 findings += sanitised_copy(source, self.submission_dir / package)
-            except SubmissionProtocolError as exc:
-                self.copy_error = exc
-        elif (self.submission_root / f"{package}.py").is_file():
-            shutil.copyfile(self.submission_root / f"{package}.py", self.submission_dir / f"{package}.py")
+            elif module.is_file():
+                shutil.copyfile(module, self.submission_dir / module.name)
+        except SubmissionProtocolError as exc:
+            self.copy_error = exc
+        except OSError as exc:  # unreadable files, odd names: the submission's problem, not ours
+            self.copy_error = SubmissionProtocolError(f"the submission cannot be copied: {exc}")
         if findings:
             self.on_flag("tamper")
         copy_public(self.task, self.public_dir)
@@ -223,6 +229,7 @@ class Sandbox:
         runtime.mkdir(parents=True)
         here = Path(__file__).parent
         (runtime / "__init__.py").write_text("")
+        (self.runtime_dir / "home").mkdir()
         for name in ("wire.py", "worker.py"):
             shutil.copyfile(here / name, runtime / name)
         self.scratch.mkdir(mode=0o777)
@@ -273,11 +280,14 @@ class Sandbox:
             )
         parent, child = socket.socketpair()
         log = open(self.root / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+        # Nothing the worker does before it is ready may read a file the submission could have
+        # planted (it writes only in scratch, and may have before a restart): the worker starts
+        # in the read-only runtime folder with an empty read-only home.
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
-            "HOME": str(self.scratch),
+            "HOME": str(self.runtime_dir / "home"),
             "TMPDIR": str(self.scratch),
             "PYTHONHASHSEED": "0",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -297,7 +307,7 @@ class Sandbox:
                     str(self.runtime_dir),
                     str(self._config(child.fileno())),
                 ],
-                cwd=self.scratch,
+                cwd=self.runtime_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -322,7 +332,8 @@ class Sandbox:
 
     def ensure_ready(self) -> None:
         if self.copy_error is not None:
-            raise self.copy_error
+            self.on_flag(self.copy_error.kind)
+            raise SubmissionProtocolError(self.copy_error.message)
         if self.process is None:
             self.start()
         if self.ready:
@@ -356,7 +367,7 @@ class Sandbox:
         self.ensure_ready()
         assert self.control is not None
         try:
-            wire.send(self.control, message, self.message_limit, fds)
+            wire.send(self.control, message, self.message_limit, fds, deadline)
             return self._next_event(lambda e: e.get("event") == wanted, deadline)
         except wire.WireTimeout:
             self.kill()
@@ -412,11 +423,16 @@ class Sandbox:
             self.on_flag("output_truncated")
 
     def read_output(self, path: Path) -> str:
+        """A captured stdout or stderr; "" when the submission replaced it by anything odd."""
         try:
-            with open(path, "rb") as f:
-                return f.read(self.output_cap).decode("utf-8", errors="replace")
+            return read_beneath(path.parent, path.name, self.output_cap).decode("utf-8", errors="replace")
         except OSError:
             return ""
+
+    def scrub(self, workdir: Path) -> None:
+        """Remove links and special files the submission left where the supervisor will look."""
+        if scrub(workdir) or scrub(self.outputs):
+            self.on_flag("tamper")
 
     # -- per test ----------------------------------------------------------------------------------
 
@@ -453,7 +469,7 @@ class Sandbox:
     def close(self) -> None:
         if self.process is not None and self.ready and self.control is not None:
             try:
-                wire.send(self.control, {"op": "exit"}, self.message_limit)
+                wire.send(self.control, {"op": "exit"}, self.message_limit, deadline=time.monotonic() + 2)
                 self.process.wait(timeout=2)
             except (OSError, wire.WireError, subprocess.TimeoutExpired):
                 pass
@@ -512,8 +528,11 @@ class SandboxConnection:
         sock = self.sock or self._start(deadline)
         limit = self.sandbox.message_limit
         try:
-            wire.send(sock, message, limit)
-            return wire.recv(sock, limit, deadline)
+            wire.send(sock, message, limit, deadline=deadline)
+            answer = wire.recv(sock, limit, deadline)
+            if "landlock" not in self.sandbox.confinement:
+                self.sandbox.scrub(self.workdir)
+            return answer
         except wire.WireTimeout:
             self._drop()
             self.sandbox.kill()
@@ -544,13 +563,14 @@ class SandboxConnection:
         if status is None:
             self.sandbox.kill()
             raise SubmissionTimeout(f"`python -m {module}` did not finish in the time allowed")
+        self.sandbox.scrub(self.workdir)
         self.sandbox.check_output(out, err)
         return CliResult(status, self.sandbox.read_output(out), self.sandbox.read_output(err))
 
     def close(self) -> None:
         if self.sock is not None:
             with contextlib.suppress(OSError, wire.WireError):
-                wire.send(self.sock, {"op": "exit"}, self.sandbox.message_limit)
+                wire.send(self.sock, {"op": "exit"}, self.sandbox.message_limit, deadline=time.monotonic() + 2)
             if self.pid is not None:
                 with contextlib.suppress(SubmissionCrashed):
                     self.sandbox.wait_exit(self.pid, time.monotonic() + 2)

@@ -108,14 +108,26 @@ def dumps(message: Any, limit: int) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
-def send(sock: socket.socket, message: Any, limit: int, fds: list[int] | None = None) -> None:
+def send(
+    sock: socket.socket, message: Any, limit: int, fds: list[int] | None = None, deadline: float | None = None
+) -> None:
+    """Write one message; with a ``deadline`` (a ``time.monotonic()`` value), a peer that stops
+    reading raises :class:`WireTimeout` instead of blocking the sender for ever."""
     frame = dumps(message, limit)
-    if fds:
-        sent = socket.send_fds(sock, [frame[: HEADER.size]], fds)
-        if sent != HEADER.size:
-            raise WireError("short send")
-        frame = frame[HEADER.size :]
-    sock.sendall(frame)
+    if deadline is not None:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+    try:
+        if fds:
+            sent = socket.send_fds(sock, [frame[: HEADER.size]], fds)
+            if sent != HEADER.size:
+                raise WireError("short send")
+            frame = frame[HEADER.size :]
+        sock.sendall(frame)
+    except TimeoutError:
+        raise WireTimeout("the other side stopped reading") from None
+    finally:
+        if deadline is not None:
+            sock.settimeout(None)
 
 
 def _read_exactly(sock: socket.socket, size: int, deadline: float | None, fds: list[int] | None) -> bytes:

@@ -184,7 +184,11 @@ CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 4, 38, 36
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 _FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+_FS_MAKE_CHAR, _FS_MAKE_SOCK, _FS_MAKE_FIFO, _FS_MAKE_BLOCK, _FS_MAKE_SYM = 1 << 6, 1 << 9, 1 << 10, 1 << 11, 1 << 12
 _FS_REFER, _FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+# Never allowed, even in scratch: a symlink, FIFO, socket or device there would be a trap for the
+# supervisor, which reads and writes the test's working folder after the submission ran.
+_FS_SPECIAL = _FS_MAKE_CHAR | _FS_MAKE_SOCK | _FS_MAKE_FIFO | _FS_MAKE_BLOCK | _FS_MAKE_SYM
 _FILE_RIGHTS = _FS_EXECUTE | _FS_WRITE_FILE | _FS_READ_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV
 
 
@@ -272,7 +276,7 @@ def landlock(read: list[str], write: list[str], devices: list[str]) -> bool:
         "landlock_create_ruleset",
     )
     reading = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
-    rules = [(p, reading) for p in read] + [(p, handled) for p in write]
+    rules = [(p, reading) for p in read] + [(p, handled & ~_FS_SPECIAL) for p in write]
     rules += [(p, reading | _FS_WRITE_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV) for p in devices]
     try:
         for path, access in rules:

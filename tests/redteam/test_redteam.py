@@ -809,17 +809,6 @@ class HoleReproduced(AssertionError):
 
 # Exploits the harness does not hold yet.
 HOLES: dict[str, Hole] = {
-    "symlink_loop_in_package": Hole(
-        "no numeric reward",
-        "HOLE: a symlink loop in the package (demo/loop.py -> loop.py) makes sandbox.sanitised_copy's "
-        "Path.resolve() raise RuntimeError('Symlink loop') in GradingSession.pytest_collection_finish: "
-        "INTERNALERROR, exit 3, reward null and flag infra_error (a trainer retries instead of "
-        "punishing); it should be left out and flagged tamper"),
-    "oversized_package": Hole(
-        "flags ['protocol'] missing",
-        "HOLE (minor): a package over MAX_COPY_FILES/MAX_COPY_BYTES gives every test the outcome "
-        "'protocol' but the task no 'protocol' flag: the copy error is raised from "
-        "Sandbox.ensure_ready in the fixture's setup, and only Submission._ask/run_cli call on_fault"),
     "host_unix_socket": Hole(
         "above the clean starter",
         "HOLE: the sandbox can connect() to any unix socket file of the host whose path it knows "
@@ -827,50 +816,6 @@ HOLES: dict[str, Hole] = {
         "mount namespace shares the host's filesystem): a local service that acts for its clients "
         "(here a file server in the test process, like docker.sock or a Ray node) hands it the "
         "hidden answers: reward 0.58 > starter 0.42"),
-    "single_module_symlink": Hole(
-        "flags ['tamper'] missing",
-        "HOLE: Sandbox.prepare copies PACKAGE.py with shutil.copyfile, following a symlink to any file "
-        "the supervisor can read (here the task's test module) into the sandbox, without a tamper "
-        "flag; for a task whose package is a single module, a link to the reference wins outright"),
-    "package_folder_symlink": Hole(
-        "flags ['tamper'] missing",
-        "HOLE (minor): a package folder that is a symlink (here to the reference) is silently "
-        "skipped: nothing copied, no tamper flag"),
-    "stdout_symlink_to_hidden": Hole(
-        "above the clean starter",
-        "HOLE: the command line replaces its stdout capture scratch/.output/N.out (writable by the "
-        "sandbox) with a symlink to tasks/demo/hidden/primes.txt; Sandbox.read_output opens it in the "
-        "supervisor, following the link, so CliResult.stdout is the hidden expected output: "
-        "test_cli_primes_stdout passes, reward 0.50 > starter 0.42"),
-    "workdir_symlink_to_hidden": Hole(
-        "above the clean starter",
-        "HOLE: the command line makes its output file primes.json a symlink to "
-        "tasks/demo/hidden/primes.json; Submission.read_json opens workdir/primes.json in the "
-        "supervisor, following the link, and returns the hidden data: test_cli_primes_file passes, "
-        "reward 0.50 > starter 0.42"),
-    "workdir_symlink_trap": Hole(
-        "the project changed",
-        "HOLE: during the first run_cli of test_cli_sum_twice the command line plants "
-        "workdir/b.txt -> tasks/demo/tests/test_demo.py; the test's own "
-        "(submission.workdir / 'b.txt').write_text(...) runs in the supervisor, as root, and "
-        "overwrites the trusted test file (any file the supervisor may write)"),
-    "fifo_capture_hang": Hole(
-        "did not end by itself",
-        "HOLE: the command line replaces its stdout capture scratch/.output/N.out with a FIFO; "
-        "Sandbox.read_output's open() blocks forever in the supervisor (no timeout): grading never "
-        "ends (killed at the budget), no report, the sandbox's temp folder is left (Submission.read_json "
-        "opens files of the working folder the same way)"),
-    "stop_reading_requests": Hole(
-        "did not end by itself",
-        "HOLE: the serving process answers its import with a well-formed frame written to its socket, "
-        "then SIGSTOPs itself; the next large request (test_mean_of_many sends 100 000 floats, ~2 MB) "
-        "fills the socket buffer and SandboxConnection.request's wire.send (sock.sendall on a "
-        "blocking socket, no deadline) blocks forever: grading never ends, no report"),
-    "stdout_symlink_to_environ": Hole(
-        "secret of the supervisor",
-        "HOLE: the command line replaces its stdout capture with a symlink to /proc/self/environ, "
-        "which the supervisor resolves to its own environment: its secrets become CliResult.stdout "
-        "and travel in the test's failure message into the report"),
 }
 
 
