@@ -67,7 +67,26 @@ SKIPPED_SUFFIXES = (".pyc", ".pyo", ".egg-info", ".dist-info")
 MAX_COPY_FILES = 5_000
 MAX_COPY_BYTES = 64 * 1024 * 1024
 BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from rlgrade_runtime.worker import main; main(sys.argv[2])"
-SYSTEM_READ = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc"]
+SYSTEM_READ = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/proc"]
+# Of /etc, what an interpreter and its libraries read (not, say, /etc/shadow).
+ETC_READ = [
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/hosts",
+    "/etc/host.conf",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/mime.types",
+    "/etc/os-release",
+    "/etc/debian_version",
+    "/etc/locale.alias",
+    "/etc/gai.conf",
+]
 DEVICES = ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/full"]
 
 
@@ -234,6 +253,7 @@ class Sandbox:
             shutil.copyfile(here / name, runtime / name)
         self.scratch.mkdir(mode=0o777)
         self.outputs.mkdir()
+        (self.root / "newroot").mkdir()
 
     def _config(self, control_fd: int) -> Path:
         limits = self.limits
@@ -250,9 +270,11 @@ class Sandbox:
             "namespaces": self.namespaces,
             "landlock": self.landlock,
             "python_dirs": python_dirs(),
+            "private_root": str(self.root / "newroot") if self.namespaces else "",
             "read_paths": [
                 *python_dirs(),
                 *SYSTEM_READ,
+                *ETC_READ,
                 str(self.submission_dir),
                 str(self.public_dir),
                 str(self.runtime_dir),

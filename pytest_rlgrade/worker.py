@@ -244,15 +244,71 @@ def enter_namespaces() -> bool:
     return True
 
 
-def private_proc() -> bool:
-    """In a new mount namespace, a /proc of the sandbox's own PID namespace: the submission then
-    sees only its own processes, not the supervisor's command line or other graders' work."""
-    ms_rec, ms_private, ms_nosuid, ms_nodev, ms_noexec = 0x4000, 0x40000, 0x2, 0x4, 0x8
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 0x1, 0x2, 0x4, 0x8, 0x20
+_MS_BIND, _MS_MOVE, _MS_REC, _MS_PRIVATE = 0x1000, 0x2000, 0x4000, 0x40000
+
+
+def _mount(source: str | None, target: str, kind: str | None, flags: int, data: str | None = None) -> None:
+    def raw(text: str | None) -> bytes | None:
+        return None if text is None else os.fsencode(text)
+
+    _check(_libc.mount(raw(source), raw(target), raw(kind), ctypes.c_ulong(flags), raw(data)), f"mount {target}")
+
+
+def private_root(newroot: str, read: list[str], write: list[str], devices: list[str]) -> list[str]:
+    """A root file system of the sandbox's own: a new mount namespace whose root is a small tmpfs
+    holding, at their usual paths, read-only binds of ``read``, writable binds of ``write``, the
+    ``devices`` and a /proc of the sandbox's PID namespace; nothing else of the host is there (no
+    unix sockets, no other graders' files, no way to even stat the task's hidden files).
+
+    Returns what was achieved: ``["mountns", "procfs"]``, ``["mountns", "procfs", "private-root"]``, or
+    ``[]`` where the kernel refuses a new mount namespace."""
     if _libc.unshare(CLONE_NEWNS) != 0:
-        return False
-    if _libc.mount(None, b"/", None, ms_rec | ms_private, None) != 0:
-        return False
-    return bool(_libc.mount(b"proc", b"/proc", b"proc", ms_nosuid | ms_nodev | ms_noexec, None) == 0)
+        return []
+    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    done = ["mountns"]
+    try:
+        _mount("tmpfs", newroot, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=8m,mode=755")
+        bound: list[str] = []
+        for path, writable in [(p, False) for p in sorted(read)] + [(p, True) for p in write]:
+            if path == "/proc" or not os.path.lexists(path):
+                continue  # /proc: a new one of the sandbox's PID namespace, below
+            if any(path == b or path.startswith(b.rstrip("/") + "/") for b in bound):
+                continue
+            target = newroot + path
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.islink(path):  # /lib -> usr/lib and the like: the same link, bound target
+                os.symlink(os.readlink(path), target)
+                continue
+            if os.path.isdir(path):
+                os.makedirs(target, exist_ok=True)
+            else:
+                open(target, "a").close()  # noqa: SIM115 - an empty mount point
+            _mount(path, target, None, _MS_BIND | _MS_REC)
+            flags = _MS_REMOUNT | _MS_BIND | _MS_NOSUID | (0 if writable else _MS_RDONLY)
+            with contextlib.suppress(OSError):  # a mount locked by the host keeps its own flags
+                _mount(None, target, None, flags)
+            bound.append(path)
+        for device in devices:
+            if os.path.exists(device):
+                os.makedirs(os.path.dirname(newroot + device), exist_ok=True)
+                open(newroot + device, "a").close()  # noqa: SIM115
+                _mount(device, newroot + device, None, _MS_BIND)
+        os.makedirs(newroot + "/proc", exist_ok=True)
+        _mount("proc", newroot + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+        done.append("procfs")
+        os.chdir(newroot)
+        _mount(newroot, "/", None, _MS_MOVE)
+        _check(_libc.chroot(b"."), "chroot")
+        os.chdir("/")
+        done.append("private-root")
+    except OSError as exc:
+        print(f"private root not made: {exc}", file=sys.stderr)
+        if "procfs" not in done:
+            with contextlib.suppress(OSError):
+                _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+                done.append("procfs")
+    return done
 
 
 def landlock(read: list[str], write: list[str], devices: list[str]) -> bool:
@@ -462,8 +518,10 @@ def main(config_path: str) -> None:
                     continue
             os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if private_proc():
-            confinement.append("procfs")
+        if config["private_root"]:
+            confinement += private_root(
+                config["private_root"], config["read_paths"], config["write_paths"], config["devices"]
+            )
     else:
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     if config["landlock"]:

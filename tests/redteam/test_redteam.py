@@ -809,13 +809,6 @@ class HoleReproduced(AssertionError):
 
 # Exploits the harness does not hold yet.
 HOLES: dict[str, Hole] = {
-    "host_unix_socket": Hole(
-        "above the clean starter",
-        "HOLE: the sandbox can connect() to any unix socket file of the host whose path it knows "
-        "(Landlock ABI <= 7 does not cover connecting to AF_UNIX sockets by path, and the sandbox's "
-        "mount namespace shares the host's filesystem): a local service that acts for its clients "
-        "(here a file server in the test process, like docker.sock or a Ray node) hands it the "
-        "hidden answers: reward 0.58 > starter 0.42"),
 }
 
 
