@@ -33,7 +33,6 @@ SYLLABLES = ["ka", "lo", "mir", "tan", "vek", "sul", "dor", "pi", "ren", "zo", "
 REQUEST_LOG = ".simulated_anthropic_requests.jsonl"
 RECORDS = "records.jsonl"
 SUMMARY = "summary.json"
-FILE_LIMIT = 8 << 20
 AGGREGATE_KEYS = ("num_records", "fact_coverage", "completion_rate", "refusal_rate", "geometric_mean")
 
 
@@ -350,18 +349,18 @@ def generate_experiment(rng: random.Random, workdir: Path, public_dir: Path) -> 
     return experiment
 
 
-def read_jsonl(path: Path) -> list[Any]:
-    """The JSON lines of a file the submission wrote (size-capped); a bad line fails the test."""
-    assert path.is_file(), f"{path.name} was not written"
-    data = path.read_bytes()[: FILE_LIMIT + 1]
-    assert len(data) <= FILE_LIMIT, f"{path.name} is larger than {FILE_LIMIT} bytes"
-    lines = [line for line in data.decode("utf-8").splitlines() if line.strip()]
+def read_jsonl(submission: Any, relative: str) -> list[Any]:
+    """The JSON lines of a file the submission wrote under its working folder, read through
+    ``submission.read_text`` (size-capped, no link followed); a bad line fails the test."""
+    name = Path(relative).name
+    assert (submission.workdir / relative).is_file(), f"{name} was not written"
+    lines = [line for line in submission.read_text(relative).splitlines() if line.strip()]
     records = []
     for number, line in enumerate(lines, 1):
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError as exc:
-            pytest.fail(f"{path.name} line {number} is not JSON: {exc}")
+            pytest.fail(f"{name} line {number} is not JSON: {exc}")
     return records
 
 

@@ -8,7 +8,7 @@ from experiment_profiler_oracle import RECORDS, read_jsonl, schema_errors, trust
 
 
 def _records(submission, experiment):
-    return read_jsonl(submission.workdir / "out" / experiment.experiment_id / RECORDS)
+    return read_jsonl(submission, f"out/{experiment.experiment_id}/{RECORDS}")
 
 
 def _problems(record, pair, experiment_id):

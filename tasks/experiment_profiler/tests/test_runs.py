@@ -12,7 +12,7 @@ from experiment_profiler_oracle import assert_aggregate as check
 
 def _served(submission):
     """The requests the simulated API served, as the simulator logged them."""
-    entries = read_jsonl(submission.workdir / REQUEST_LOG) if (submission.workdir / REQUEST_LOG).exists() else []
+    entries = read_jsonl(submission, REQUEST_LOG) if (submission.workdir / REQUEST_LOG).exists() else []
     return [e["request"] for e in entries]
 
 
