@@ -1,0 +1,400 @@
+"""The sandbox on its own: what a submission can and cannot do from inside it.
+
+These drive :class:`~pytest_rlgrade.sandbox.Sandbox` directly (no pytest run in between), with a
+small submission whose functions probe the confinement. Where the machine lacks a mechanism, the
+tests that need it are skipped with the reason, as the report's confinement list would say.
+"""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_rlgrade.client import Budget, Submission, TaskBudget
+from pytest_rlgrade.errors import (
+    SubmissionCrashed,
+    SubmissionMemoryError,
+    SubmissionRaised,
+    SubmissionTimeout,
+)
+from pytest_rlgrade.manifest import load_task
+from pytest_rlgrade.sandbox import Sandbox
+
+PROBE = """
+import os
+import signal
+import socket
+import sys
+
+STATE = []
+
+
+def remember(value):
+    STATE.append(value)
+    return list(STATE)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read(64).decode("latin-1")
+
+
+def write(path):
+    with open(path, "w") as f:
+        f.write("x")
+    return True
+
+
+def listdir(path):
+    return sorted(os.listdir(path))
+
+
+def exists(path):
+    return os.path.exists(path)
+
+
+def tcp(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=2):
+        return True
+
+
+def unix(path):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    return True
+
+
+def symlink(target, name):
+    os.symlink(target, name)
+    return True
+
+
+def fifo(name):
+    os.mkfifo(name)
+    return True
+
+
+def processes():
+    return sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+
+
+def signal_parent():
+    os.kill(os.getppid(), signal.SIGKILL)
+    return True
+
+
+def forks(count):
+    made = 0
+    for _ in range(count):
+        try:
+            if os.fork() == 0:
+                import time
+                time.sleep(300)
+                os._exit(0)
+        except OSError:
+            break
+        made += 1
+    return made
+
+
+def daemon(path):
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            import time
+            time.sleep(1.5)
+            try:
+                with open(path, "w") as f:
+                    f.write("escaped")
+            finally:
+                os._exit(0)
+        os._exit(0)
+    return True
+
+
+def hang():
+    while True:
+        pass
+
+
+def hoard(mb):
+    blocks = []
+    for _ in range(mb // 64):
+        block = bytearray(64 * 1024 * 1024)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        blocks.append(block)
+    return len(blocks)
+
+
+def crash():
+    import ctypes
+    ctypes.string_at(0)
+
+
+def flood(mb):
+    line = "x" * 1023 + "\\n"
+    for _ in range(mb * 1024):
+        sys.stdout.write(line)
+    sys.stdout.flush()
+    return True
+
+
+def modules(names):
+    return {name: name in sys.modules for name in names}
+
+
+def environment():
+    return dict(os.environ)
+"""
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    root = tmp_path_factory.mktemp("project")
+    task = root / "tasks" / "probe"
+    (task / "tests").mkdir(parents=True)
+    (task / "hidden").mkdir()
+    (task / "hidden" / "answers.txt").write_text("the hidden answer")
+    (task / "data").mkdir()
+    (task / "data" / "input.txt").write_text("public data")
+    (task / "task.yaml").write_text(
+        textwrap.dedent("""\
+        name: probe
+        package: probe
+        public: [data]
+        preload: [json, decimal]
+        limits: {call_timeout: 3, test_timeout: 30, task_timeout: 120, memory_mb: 512, output_mb: 2,
+                 processes: 32, fault_budget: 100}
+    """)
+    )
+    package = root / "submission" / "probe"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(PROBE)
+    (root / "submission" / "conftest.py").write_text("raise SystemExit('never loaded')\n")
+    flags: set[str] = set()
+    box = Sandbox(load_task(task), root / "submission", on_flag=flags.add)
+    box.flags = flags
+    box.project = root
+    box.start()
+    box.ensure_ready()
+    yield box
+    box.close()
+
+
+@pytest.fixture
+def probe(sandbox: Sandbox) -> Iterator[tuple[Submission, Any]]:
+    workdir = sandbox.new_workdir()
+    now = time.monotonic()
+    budget = Budget(3, now + 30, TaskBudget(now + 120, fault_budget=100))
+    submission = Submission("probe", "probe", workdir, sandbox.public_dir, sandbox.connect(workdir), budget, 1 << 24)
+    yield submission, submission.module("probe")
+    submission.close()
+
+
+def needs(sandbox: Sandbox, *mechanisms: str) -> None:
+    missing = [m for m in mechanisms if m not in sandbox.confinement]
+    if missing:
+        pytest.skip(f"this machine's sandbox runs without {', '.join(missing)}")
+
+
+def test_confinement_is_reported(sandbox: Sandbox) -> None:
+    assert "rlimits" in sandbox.confinement
+    assert sandbox.flags == {"tamper"}  # the conftest.py beside the package
+
+
+def test_each_test_gets_a_fresh_process(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
+    _, module = probe
+    assert module.remember(1) == [1]
+    assert module.remember(2) == [1, 2]
+    workdir = sandbox.new_workdir()
+    now = time.monotonic()
+    other = Submission(
+        "probe",
+        "probe",
+        workdir,
+        sandbox.public_dir,
+        sandbox.connect(workdir),
+        Budget(3, now + 30, TaskBudget(now + 60, 100)),
+        1 << 20,
+    )
+    try:
+        assert other.module("probe").remember(3) == [3]
+    finally:
+        other.close()
+
+
+def test_preloads_are_warm_and_the_environment_is_clean(probe: tuple[Submission, Any]) -> None:
+    _, module = probe
+    assert module.modules(["decimal", "json", "pytest"]) == {"decimal": True, "json": True, "pytest": False}
+    env = module.environment()
+    assert set(env) <= {
+        "PATH",
+        "LANG",
+        "LC_ALL",
+        "HOME",
+        "TMPDIR",
+        "PYTHONHASHSEED",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+    }
+
+
+def test_public_files_are_readable_and_read_only(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
+    submission, module = probe
+    assert module.read(str(submission.public_dir / "data" / "input.txt")) == "public data"
+    with pytest.raises(SubmissionRaised) as excinfo:
+        module.write(str(submission.public_dir / "data" / "input.txt"))
+    assert excinfo.value.is_a("OSError")
+
+
+def test_the_project_is_out_of_reach(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
+    needs(sandbox, "landlock")
+    _, module = probe
+    project: Path = sandbox.project
+    for path in (
+        project / "tasks" / "probe" / "hidden" / "answers.txt",
+        project / "tasks" / "probe" / "task.yaml",
+        Path(__file__),
+        Path("/etc/shadow"),
+    ):
+        with pytest.raises(SubmissionRaised) as excinfo:
+            module.read(str(path))
+        assert excinfo.value.is_a("OSError"), path
+
+
+def test_the_project_cannot_even_be_seen(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
+    needs(sandbox, "private-root")
+    _, module = probe
+    project: Path = sandbox.project
+    assert module.exists(str(project / "tasks" / "probe" / "hidden")) is False
+    assert module.exists(str(Path(__file__).parent)) is False
+
+
+def test_writes_stay_in_scratch(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
+    needs(sandbox, "landlock")
+    submission, module = probe
+    assert module.write(str(submission.workdir / "ok.txt")) is True
+    assert (submission.workdir / "ok.txt").read_text() == "x"
+    project: Path = sandbox.project
+    for path in (project / "planted.txt", sandbox.root / "planted.txt", Path("/tmp/rlgrade-planted.txt")):
+        with pytest.raises(SubmissionRaised):
+            module.write(str(path))
+        assert not path.exists()
+
+
+def test_no_links_or_fifos_even_in_scratch(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
+    needs(sandbox, "landlock")
+    submission, module = probe
+    with pytest.raises(SubmissionRaised):
+        module.symlink("/etc/passwd", str(submission.workdir / "link"))
+    with pytest.raises(SubmissionRaised):
+        module.fifo(str(submission.workdir / "pipe"))
+
+
+def test_no_network(sandbox: Sandbox, probe: tuple[Submission, Any], tmp_path: Path) -> None:
+    needs(sandbox, "netns")
+    _, module = probe
+    listener = socket.create_server(("127.0.0.1", 0))
+    path = str(tmp_path / "service.sock")
+    unix = socket.socket(socket.AF_UNIX)
+    unix.bind(path)
+    unix.listen()
+    try:
+        with pytest.raises(SubmissionRaised) as excinfo:
+            module.tcp(listener.getsockname()[1])
+        assert excinfo.value.is_a("OSError")
+        with pytest.raises(SubmissionRaised):
+            module.unix(path)
+    finally:
+        listener.close()
+        unix.close()
+
+
+def test_only_its_own_processes_are_visible_and_none_can_be_signalled(
+    sandbox: Sandbox, probe: tuple[Submission, Any]
+) -> None:
+    needs(sandbox, "pidns", "procfs")
+    _, module = probe
+    assert len(module.processes()) <= 3  # the worker's, the zygote, this child
+    module.signal_parent()  # PID 1 of its namespace ignores it
+    assert module.remember("alive") == ["alive"]
+
+
+def test_processes_are_bounded_and_cleaned_up(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
+    needs(sandbox, "cgroup:pids")
+    _, module = probe
+    made = module.forks(100)
+    assert 0 < made < 32
+
+
+def test_a_daemon_dies_with_its_test(sandbox: Sandbox, tmp_path: Path) -> None:
+    needs(sandbox, "pidns")
+    workdir = sandbox.new_workdir()
+    now = time.monotonic()
+    submission = Submission(
+        "probe",
+        "probe",
+        workdir,
+        sandbox.public_dir,
+        sandbox.connect(workdir),
+        Budget(3, now + 30, TaskBudget(now + 60, 100)),
+        1 << 20,
+    )
+    target = workdir / "daemon.txt"
+    assert submission.module("probe").daemon(str(target)) is True
+    submission.close()
+    time.sleep(2)
+    assert not target.exists()
+
+
+def test_a_hang_is_a_timeout_and_the_next_test_gets_a_new_worker(
+    sandbox: Sandbox, probe: tuple[Submission, Any]
+) -> None:
+    _, module = probe
+    started = time.monotonic()
+    with pytest.raises(SubmissionTimeout):
+        module.hang()
+    assert time.monotonic() - started < 6
+    workdir = sandbox.new_workdir()
+    now = time.monotonic()
+    fresh = Submission(
+        "probe",
+        "probe",
+        workdir,
+        sandbox.public_dir,
+        sandbox.connect(workdir),
+        Budget(3, now + 30, TaskBudget(now + 60, 100)),
+        1 << 20,
+    )
+    try:
+        assert fresh.module("probe").remember("again") == ["again"]
+    finally:
+        fresh.close()
+
+
+def test_a_segfault_is_a_crash(probe: tuple[Submission, Any]) -> None:
+    _, module = probe
+    with pytest.raises(SubmissionCrashed, match="SIGSEGV"):
+        module.crash()
+
+
+def test_memory_is_capped(probe: tuple[Submission, Any]) -> None:
+    _, module = probe
+    with pytest.raises(SubmissionMemoryError):
+        module.hoard(1024)
+
+
+def test_output_is_capped_and_flagged(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
+    _, module = probe
+    with pytest.raises(SubmissionRaised) as excinfo:
+        module.flood(8)  # 8 MiB against a cap of 2
+    assert excinfo.value.is_a("OSError")
+    probe[0].close()
+    assert "output_truncated" in sandbox.flags
