@@ -15,6 +15,7 @@ from .errors import (
     SubmissionTimeout,
     TaskError,
 )
+from .trusted import load_trusted
 
 __all__ = [
     "CliResult",
@@ -29,4 +30,5 @@ __all__ = [
     "SubmissionRaised",
     "SubmissionTimeout",
     "TaskError",
+    "load_trusted",
 ]

@@ -7,17 +7,17 @@ that part. The partial submissions are built by copying the reference and breaki
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+
+from pytest_rlgrade import load_trusted
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = "experiment_profiler"
@@ -28,15 +28,7 @@ SEED = "20240604"
 
 def load_tool(name: str) -> ModuleType:
     """A public tool of the task, imported by path under a private name (never as ``tools``)."""
-    module_name = f"_experiment_profiler_tools_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, TASK_DIR / "tools" / f"{name}.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
+    return load_trusted(TASK_DIR / "tools" / f"{name}.py", f"_experiment_profiler_tools_{name}")
 
 
 client_tool = load_tool("anthropic_client")

@@ -4,7 +4,6 @@ baseline graded end to end."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -13,25 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pytest_rlgrade import load_trusted
+
 ROOT = Path(__file__).resolve().parent.parent
 TASK = ROOT / "tasks" / "metric_tracker"
 SCENARIOS = ("easy_single_spike", "medium_mixed_pair", "hard_mixed_multi")
 
 
-def _hidden():
-    """The task's trusted package, loaded by path under the name its own tests use."""
-    name = "metric_tracker_hidden"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, TASK / "hidden" / "__init__.py", submodule_search_locations=[str(TASK / "hidden")]
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-hidden = _hidden()
+# The task's trusted package, loaded by path under the name its own tests use.
+hidden = load_trusted(TASK / "hidden", "metric_tracker_hidden")
 analysis = sys.modules["metric_tracker_hidden.analysis"]
 generator = sys.modules["metric_tracker_hidden.generator"]
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -48,23 +47,11 @@ from typing import Any
 
 import pytest
 
+from pytest_rlgrade import load_trusted
 from pytest_rlgrade.report import validate_report_data
 
-
-def _load_catalogue() -> Any:
-    """exploits.py beside this file, loaded by path (the suite runs in importlib mode)."""
-    name = "rlgrade_redteam_exploits"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("exploits.py"))
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-exploits = _load_catalogue()
+# exploits.py beside this file, loaded by path (the suite runs in importlib mode).
+exploits = load_trusted(Path(__file__).with_name("exploits.py"), "rlgrade_redteam_exploits")
 CATALOGUE = exploits.CATALOGUE
 
 # The marker is only declared here: register it with the running pytest (when there is one), so
@@ -407,7 +394,7 @@ def _stat(pid: str) -> tuple[str, int] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2:].split()
+    fields = text[text.rindex(")") + 2 :].split()
     return fields[0], int(fields[1])
 
 
@@ -560,8 +547,10 @@ class Graded:
         task = self.task() or {}
         outcomes = {t["node_id"].rsplit("::", 1)[-1]: t["outcome"] for t in task.get("tests", [])}
         confinement = ((self.report or {}).get("sandbox") or {}).get("confinement")
-        return (f"{self.name}: reward {self.reward}, flags {sorted(self.flags)}, {self.seconds:.1f} s, "
-                f"exit {self.exit_code}, confinement {confinement}, outcomes {outcomes}")
+        return (
+            f"{self.name}: reward {self.reward}, flags {sorted(self.flags)}, {self.seconds:.1f} s, "
+            f"exit {self.exit_code}, confinement {confinement}, outcomes {outcomes}"
+        )
 
     def problems(self, budget: float, ceiling: float, flags: frozenset[str] = frozenset()) -> list[str]:
         """Every hold rule this grading broke."""
@@ -571,8 +560,10 @@ class Graded:
         if self.report_problem:
             found.append(self.report_problem)
         elif self.reward is None:
-            found.append(f"the report has no numeric reward for {TASK}: reward {(self.task() or {}).get('reward')!r}, "
-                         f"flags {sorted(self.flags)}, error {(self.task() or {}).get('error')!r}")
+            found.append(
+                f"the report has no numeric reward for {TASK}: reward {(self.task() or {}).get('reward')!r}, "
+                f"flags {sorted(self.flags)}, error {(self.task() or {}).get('error')!r}"
+            )
         elif self.reward > ceiling + 1e-9:
             found.append(f"reward {self.reward:.4f} is above the clean starter's {ceiling:.4f}")
         missing = set(flags) - self.flags
@@ -600,8 +591,9 @@ class Lab:
         # A short folder for the socket: unix socket paths are limited to 107 bytes.
         self.service_dir = Path(tempfile.mkdtemp(prefix="rlgrade-redteam-"))
         self.service = FileService(base, self.pristine / "tasks" / TASK, self.service_dir)
-        exploits.KNOWN_SERVICES.update(unix=[str(self.service.path)], abstract=[self.service.abstract],
-                                       tcp=[self.service.port])
+        exploits.KNOWN_SERVICES.update(
+            unix=[str(self.service.path)], abstract=[self.service.abstract], tcp=[self.service.port]
+        )
         self.gradings: dict[str, Graded] = {}
         self.lock = threading.Lock()
         self.supervisors: set[int] = set()
@@ -660,13 +652,30 @@ class Lab:
         env.update((k, v) for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE")))
         env.update(TMPDIR=str(temp), PYTHONDONTWRITEBYTECODE="1")
         # The synthetic task uses no Hypothesis: leaving its plugin out saves seconds per grading.
-        command = [sys.executable, "-m", "pytest", f"--submission={submission}", f"--task={TASK}",
-                   f"--rlgrade-report={graded.report_path}", "-p", "no:cacheprovider", "-q",
-                   "-p", "no:hypothesispytest"]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"--submission={submission}",
+            f"--task={TASK}",
+            f"--rlgrade-report={graded.report_path}",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-p",
+            "no:hypothesispytest",
+        ]
         started = time.monotonic()
         with open(folder / "grading.log", "wb") as out:
-            process = subprocess.Popen(command, cwd=project, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                cwd=project,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
             with self.lock:
                 self.supervisors.add(process.pid)
             try:
@@ -755,13 +764,16 @@ def exploit_gradings(request: pytest.FixtureRequest, lab: Lab, starter: Graded):
     """Grades of the exploits selected in this session, run WORKERS at a time in the background
     (the slow ones first); each test waits for its own."""
     here = Path(__file__).resolve()
-    selected = [item.callspec.params["name"] for item in request.session.items
-                if getattr(item, "originalname", None) == "test_exploit_is_held" and hasattr(item, "callspec")
-                and Path(item.path).resolve() == here]
+    selected = [
+        item.callspec.params["name"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_exploit_is_held"
+        and hasattr(item, "callspec")
+        and Path(item.path).resolve() == here
+    ]
     order = sorted(dict.fromkeys(selected), key=lambda n: (n not in SLOW, list(CATALOGUE).index(n)))
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="redteam")
-    futures = {name: pool.submit(lab.grade, name, "starter", CATALOGUE[name], CATALOGUE[name].budget)
-               for name in order}
+    futures = {name: pool.submit(lab.grade, name, "starter", CATALOGUE[name], CATALOGUE[name].budget) for name in order}
     try:
         yield futures
     finally:
@@ -791,8 +803,19 @@ def test_starter_earns_part_of_the_reward(starter: Graded) -> None:
 
 
 # Exploits likely to take a while: started first so that they overlap the quick ones.
-SLOW = {"freeze_zygote", "fifo_capture_hang", "stop_reading_requests", "infinite_loop", "sigterm_immune_sleep",
-        "poison_worker_restart", "exception_str_bomb", "memory_bomb", "deep_recursion", "oversized_answers"}
+SLOW = {
+    "freeze_zygote",
+    "fifo_capture_hang",
+    "stop_reading_requests",
+    "infinite_loop",
+    "sigterm_immune_sleep",
+    "poison_worker_restart",
+    "exception_str_bomb",
+    "memory_bomb",
+    "deep_recursion",
+    "oversized_answers",
+}
+
 
 @dataclass(frozen=True)
 class Hole:
@@ -808,8 +831,7 @@ class HoleReproduced(AssertionError):
 
 
 # Exploits the harness does not hold yet.
-HOLES: dict[str, Hole] = {
-}
+HOLES: dict[str, Hole] = {}
 
 
 def _params() -> list[Any]:
@@ -828,8 +850,11 @@ def test_exploit_is_held(exploit_gradings: dict[str, Future[Graded]], starter: G
     print(graded.summary())
     problems = graded.problems(item.budget, starter.reward, item.flags)
     if problems:
-        message = (f"{item.kind} exploit {name} not held:\n  " + "\n  ".join(problems)
-                   + f"\n{graded.summary()}\n--- grading output ---\n{graded.log_tail()}")
+        message = (
+            f"{item.kind} exploit {name} not held:\n  "
+            + "\n  ".join(problems)
+            + f"\n{graded.summary()}\n--- grading output ---\n{graded.log_tail()}"
+        )
         hole = HOLES.get(name)
         if hole is not None and any(hole.symptom in problem for problem in problems):
             raise HoleReproduced(message)
@@ -845,8 +870,11 @@ def test_reports_unchanged_afterwards(lab: Lab, exploit_gradings: dict[str, Futu
         pytest.skip("no grading ran")
     last = max(g.ended_at for g in lab.gradings.values())
     time.sleep(max(0.0, last + REPORT_QUIET - time.monotonic()))
-    changed = [name for name, graded in lab.gradings.items()
-               if (graded.report_path.read_bytes() if graded.report_path.exists() else None) != graded.report_bytes]
+    changed = [
+        name
+        for name, graded in lab.gradings.items()
+        if (graded.report_path.read_bytes() if graded.report_path.exists() else None) != graded.report_bytes
+    ]
     assert not changed, f"reports changed after their grading: {changed}"
 
 

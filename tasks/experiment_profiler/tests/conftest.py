@@ -6,28 +6,16 @@ the module ``experiment_profiler_oracle`` before pytest imports the test modules
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_rlgrade import load_trusted
 
-def _load_oracle() -> Any:
-    name = "experiment_profiler_oracle"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("oracle.py"))
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+oracle = load_trusted(Path(__file__).with_name("oracle.py"), "experiment_profiler_oracle")
 
-
-oracle = _load_oracle()
 
 @pytest.fixture
 def experiment(submission: Any, rlgrade_rng: random.Random) -> Any:

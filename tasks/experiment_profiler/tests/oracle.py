@@ -12,11 +12,9 @@ Schemas of log records and summaries.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import random
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from pytest_rlgrade import load_trusted
 
 TASK_DIR = Path(__file__).resolve().parent.parent
 MODELS = ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-5", "claude-opus-4-6", "claude-opus-4-7"]
@@ -37,16 +37,7 @@ AGGREGATE_KEYS = ("num_records", "fact_coverage", "completion_rate", "refusal_ra
 
 
 def _load(name: str) -> Any:
-    module_name = f"_experiment_profiler_trusted_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, TASK_DIR / "tools" / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_trusted(TASK_DIR / "tools" / f"{name}.py", f"_experiment_profiler_trusted_{name}")
 
 
 simulator = _load("anthropic_client")
