@@ -188,12 +188,17 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     box.close()
 
 
-@pytest.fixture
-def probe(sandbox: Sandbox) -> Iterator[tuple[Submission, Any]]:
+def open_submission(sandbox: Sandbox) -> Submission:
+    """What the `submission` fixture gives a test: a fresh process of the sandbox."""
     workdir = sandbox.new_workdir()
     now = time.monotonic()
     budget = Budget(3, now + 30, TaskBudget(now + 120, fault_budget=100))
-    submission = Submission("probe", "probe", workdir, sandbox.public_dir, sandbox.connect(workdir), budget, 1 << 24)
+    return Submission("probe", "probe", workdir, sandbox.public_dir, sandbox.connect(workdir), budget, 1 << 24)
+
+
+@pytest.fixture
+def probe(sandbox: Sandbox) -> Iterator[tuple[Submission, Any]]:
+    submission = open_submission(sandbox)
     yield submission, submission.module("probe")
     submission.close()
 
@@ -213,17 +218,7 @@ def test_each_test_gets_a_fresh_process(sandbox: Sandbox, probe: tuple[Submissio
     _, module = probe
     assert module.remember(1) == [1]
     assert module.remember(2) == [1, 2]
-    workdir = sandbox.new_workdir()
-    now = time.monotonic()
-    other = Submission(
-        "probe",
-        "probe",
-        workdir,
-        sandbox.public_dir,
-        sandbox.connect(workdir),
-        Budget(3, now + 30, TaskBudget(now + 60, 100)),
-        1 << 20,
-    )
+    other = open_submission(sandbox)
     try:
         assert other.module("probe").remember(3) == [3]
     finally:
@@ -336,18 +331,8 @@ def test_processes_are_bounded_and_cleaned_up(sandbox: Sandbox, probe: tuple[Sub
 
 def test_a_daemon_dies_with_its_test(sandbox: Sandbox, tmp_path: Path) -> None:
     needs(sandbox, "pidns")
-    workdir = sandbox.new_workdir()
-    now = time.monotonic()
-    submission = Submission(
-        "probe",
-        "probe",
-        workdir,
-        sandbox.public_dir,
-        sandbox.connect(workdir),
-        Budget(3, now + 30, TaskBudget(now + 60, 100)),
-        1 << 20,
-    )
-    target = workdir / "daemon.txt"
+    submission = open_submission(sandbox)
+    target = submission.workdir / "daemon.txt"
     assert submission.module("probe").daemon(str(target)) is True
     submission.close()
     time.sleep(2)
@@ -362,17 +347,7 @@ def test_a_hang_is_a_timeout_and_the_next_test_gets_a_new_worker(
     with pytest.raises(SubmissionTimeout):
         module.hang()
     assert time.monotonic() - started < 6
-    workdir = sandbox.new_workdir()
-    now = time.monotonic()
-    fresh = Submission(
-        "probe",
-        "probe",
-        workdir,
-        sandbox.public_dir,
-        sandbox.connect(workdir),
-        Budget(3, now + 30, TaskBudget(now + 60, 100)),
-        1 << 20,
-    )
+    fresh = open_submission(sandbox)
     try:
         assert fresh.module("probe").remember("again") == ["again"]
     finally:
