@@ -111,6 +111,11 @@ class Handle:
             raise AttributeError(name)
         return RemoteMethod(self, name)
 
+    def __bool__(self) -> bool:
+        # A handle is what comes back when the answer is *not* plain data: were it truthy, a
+        # submission could pass `assert module.is_valid(x)` by returning any object.
+        raise TypeError(f"a {self!r} has no truth value: the submission returned an object, not plain data")
+
     def __repr__(self) -> str:
         return f"<Handle {self._type}>"
 
@@ -125,7 +130,11 @@ class RemoteMethod:
         self._name = name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # failures show the test, not the harness
         return self._handle._submission.call(self._handle, self._name, *args, **kwargs)
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"{self!r} is a method of the submission: call it")
 
     def __repr__(self) -> str:
         return f"{self._handle._type}.{self._name}"
@@ -167,6 +176,7 @@ class Submission:
         return Handle(self, ident, type_name)
 
     def _ask(self, message: dict[str, Any], timeout: float | None = None) -> Any:
+        __tracebackhide__ = True  # failures show the test, not the harness
         try:
             deadline = self.budget.deadline(timeout)
             answer = self.connection.request(message, deadline)
@@ -201,6 +211,7 @@ class Submission:
 
     def module(self, name: str) -> Handle:
         """Import ``name`` (a module of the submission or anything it may import) in the sandbox."""
+        __tracebackhide__ = True  # failures show the test, not the harness
         handle = self._ask({"op": "import", "module": name})
         if not isinstance(handle, Handle):
             raise SubmissionProtocolError(f"importing {name} gave back no handle")
@@ -208,6 +219,7 @@ class Submission:
 
     def call(self, target: Handle, attr: str, *args: Any, **kwargs: Any) -> Any:
         """Call ``target.attr(*args, **kwargs)`` in the sandbox; plain data or a handle comes back."""
+        __tracebackhide__ = True  # failures show the test, not the harness
         return self._ask(
             {
                 "op": "call",
@@ -221,6 +233,7 @@ class Submission:
     def instance(self, target: Handle, attr: str, *args: Any, **kwargs: Any) -> Handle:
         """Like :meth:`call`, but the result always stays in the sandbox as a handle (for a
         pydantic model or dataclass whose methods the test wants to call)."""
+        __tracebackhide__ = True  # failures show the test, not the harness
         handle = self._ask(
             {
                 "op": "instance",
@@ -236,10 +249,12 @@ class Submission:
 
     def getattr(self, target: Handle, attr: str) -> Any:
         """The value of ``target.attr``: plain data or a handle."""
+        __tracebackhide__ = True  # failures show the test, not the harness
         return self._ask({"op": "getattr", "target": target._id, "attr": attr})
 
     def run_cli(self, argv: list[str | PurePath], module: str | None = None, timeout: float | None = None) -> CliResult:
         """Run ``python -m PACKAGE.cli argv...`` (or ``module``) in :attr:`workdir`."""
+        __tracebackhide__ = True
         module = module or f"{self.package}.cli"
         try:
             return self.connection.run_module(module, [str(a) for a in argv], self.budget.deadline(timeout))

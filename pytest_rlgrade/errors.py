@@ -13,6 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+# Control characters (but newline and tab) escaped: text from the submission reaches the terminal,
+# where escape sequences could rewrite what a person reads (a fake summary line, say).
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c not in (0x09, 0x0A)}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (but newline and tab) escaped."""
+    return text.translate(_CONTROL)
+
 
 class RlgradeError(Exception):
     """Base of the errors that are not the submission's fault."""
@@ -64,9 +73,9 @@ class SubmissionRaised(Exception):
         return any(full == name or full.rsplit(".", 1)[-1] == name for full in self.type_names)
 
     def __str__(self) -> str:
-        text = f"the submission raised {self.type_name}: {self.message}"
+        text = f"the submission raised {printable(self.type_name)}: {printable(self.message)}"
         if self.remote_traceback:
-            text += "\n--- traceback in the submission ---\n" + self.remote_traceback.rstrip()
+            text += "\n--- traceback in the submission ---\n" + printable(self.remote_traceback.rstrip())
         return text
 
 

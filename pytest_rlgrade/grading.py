@@ -22,6 +22,7 @@ from .errors import (
     SubmissionFault,
     SubmissionPathError,
     TaskError,
+    printable,
 )
 from .manifest import Task, discover_tasks, is_gate, load_task, markers_named, weight_of
 from .report import (
@@ -61,6 +62,7 @@ class ExpectedTest:
     message: str | None = None
     duration: float = 0.0
     fault: str | None = None
+    messages: dict[str, str] = field(default_factory=dict)  # by phase, made in makereport
 
 
 @dataclass
@@ -271,9 +273,15 @@ class GradingSession:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
         state = self.task_of(Path(item.path))
+        expected = state.tests.get(item.nodeid) if state is not None else None
+        if expected is not None and report.longrepr is not None:
+            expected.messages[report.when] = printable(_message_of(report))
+            if not isinstance(report.longrepr, tuple):
+                # What the submission printed or raised can reach the terminal through a test's
+                # failure (an assertion message quoting its stderr, say): no escape sequences.
+                report.longrepr = printable(str(report.longrepr))
         if state is not None and call.excinfo is not None:
             exc = call.excinfo.value
-            expected = state.tests.get(item.nodeid)
             if isinstance(exc, SubmissionFault) and expected is not None:
                 expected.fault = exc.kind
             elif isinstance(exc, SandboxUnavailable):
@@ -293,19 +301,19 @@ class GradingSession:
         wasxfail = hasattr(report, "wasxfail")
         if report.when == "setup":
             if report.failed:
-                expected.outcome, expected.message = "error", _message_of(report)
+                expected.outcome, expected.message = "error", expected.messages.get(report.when)
             elif report.skipped:
-                expected.outcome, expected.message = "skipped", _message_of(report)
+                expected.outcome, expected.message = "skipped", expected.messages.get(report.when)
         elif report.when == "call":
             if report.passed:
                 expected.outcome = "xpassed" if wasxfail else "passed"
             elif report.skipped:
                 expected.outcome = "xfailed" if wasxfail else "skipped"
-                expected.message = _message_of(report)
+                expected.message = expected.messages.get(report.when)
             else:
-                expected.outcome, expected.message = "failed", _message_of(report)
+                expected.outcome, expected.message = "failed", expected.messages.get(report.when)
         elif report.failed and expected.outcome == "passed":
-            expected.outcome, expected.message = "error", _message_of(report)
+            expected.outcome, expected.message = "error", expected.messages.get(report.when)
         if expected.fault and expected.outcome != "passed":
             expected.outcome = (
                 expected.fault if expected.fault in ("timeout", "crash", "memory", "protocol") else "failed"

@@ -152,6 +152,13 @@ def test_ratio_rejects_zero(submission):
         core.ratio(1.0, 0.0)
 
 
+def test_is_prime(submission):
+    # Written loosely on purpose, as a careless grader would: `assert <call>`.
+    core = submission.module("demo.core")
+    assert core.is_prime(97)
+    assert core.is_prime(7919)
+
+
 @pytest.mark.hidden
 def test_primes(submission):
     expected = json.loads((HIDDEN / "expected.json").read_text())["primes"]
@@ -226,6 +233,10 @@ def ratio(a, b):
     return a / b
 
 
+def is_prime(number):
+    raise NotImplementedError
+
+
 def primes(count):
     raise NotImplementedError
 '''
@@ -268,6 +279,10 @@ def ratio(a, b):
     if b == 0:
         raise ValueError("division by zero")
     return a / b
+
+
+def is_prime(number):
+    return number > 1 and all(number % d for d in range(2, int(number**0.5) + 1))
 
 
 def primes(count):
@@ -798,7 +813,7 @@ def test_starter_earns_part_of_the_reward(starter: Graded) -> None:
     print(starter.summary())
     problems = starter.problems(60, 1.0)
     assert not problems, "\n".join(problems) + "\n" + starter.summary()
-    assert starter.reward == pytest.approx(5 / 12), starter.summary()
+    assert starter.reward == pytest.approx(5 / 13), starter.summary()
     assert starter.flags == set(), starter.summary()
 
 
@@ -859,6 +874,15 @@ def test_exploit_is_held(exploit_gradings: dict[str, Future[Graded]], starter: G
         if hole is not None and any(hole.symptom in problem for problem in problems):
             raise HoleReproduced(message)
         raise AssertionError(message)
+
+
+def test_no_escape_sequence_of_the_submission_reaches_the_terminal(
+    exploit_gradings: dict[str, Future[Graded]],
+) -> None:
+    graded = exploit_gradings["terminal_escapes"].result()
+    log = (graded.folder / "grading.log").read_text(errors="replace")
+    assert "\\x1b[2J" in log, "the exploit's message is not in the output at all: " + graded.log_tail()
+    assert "\x1b[2J" not in log
 
 
 def test_reports_unchanged_afterwards(lab: Lab, exploit_gradings: dict[str, Future[Graded]]) -> None:
