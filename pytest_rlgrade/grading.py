@@ -341,8 +341,10 @@ class GradingSession:
         reward: float | None = None
         if state.error is None:
             reward = self.config.hook.pytest_rlgrade_task_reward(task=state.task, tests=graded, metrics=measured)
-            if reward is None or not 0 <= reward <= 1:
-                raise TaskError(f"the reward of task {state.task.name} is {reward!r}, not a number in [0, 1]")
+            if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not 0 <= reward <= 1:
+                state.flags.add("infra_error")
+                state.error = f"a pytest_rlgrade_task_reward hook computed {reward!r}, not a number in [0, 1]"
+                reward = None
         if reward is not None and self.settings.submission == "starter" and reward > spec.starter_cap + 1e-12:
             state.flags.add("starter_over_cap")
         passed = sum(t.outcome == "passed" for t in tests)
@@ -394,12 +396,7 @@ class GradingSession:
             if interrupted and state.error is None and any(t.outcome == "missing" for t in state.tests.values()):
                 state.flags.add("infra_error")
                 state.error = "grading was interrupted before it finished"
-        try:
-            tasks = [self.task_report(state) for state in self.states.values()]
-        except TaskError as exc:
-            session.exitstatus = INTERNAL
-            self.config.get_terminal_writer().line(f"rlgrade: {exc}", red=True)
-            return
+        tasks = [self.task_report(state) for state in self.states.values()]
         overall = overall_reward(t.reward for t in tasks)
         if any(t.flags and {"task_error", "infra_error"} & set(t.flags) for t in tasks):
             status = INTERNAL
@@ -427,12 +424,47 @@ class GradingSession:
             tasks=tasks,
         )
         data = report.model_dump(mode="json")
-        self.config.hook.pytest_rlgrade_modify_report(config=self.config, report=data)
-        validate_report_data(data)
-        write_report_data(data, self.settings.report)
-        self.written = data
+        status = self.publish(data, status)
         session.exitstatus = status
+
+    def publish(self, data: dict[str, Any], status: pytest.ExitCode) -> pytest.ExitCode:
+        """Let hooks modify the report, write it, let hooks forward it; the exit status to use.
+
+        Nothing graded is lost: a hook that breaks the report gets the unmodified one written,
+        and a report that cannot be written goes to stderr, each with exit status 3."""
+        import copy
+        import json
+        import sys
+
+        import jsonschema
+
+        original = copy.deepcopy(data)
+        writer = self.config.get_terminal_writer()
+        self.config.hook.pytest_rlgrade_modify_report(config=self.config, report=data)
+        try:
+            validate_report_data(data)
+        except jsonschema.ValidationError as exc:
+            writer.line(
+                f"rlgrade: a pytest_rlgrade_modify_report hook made the report invalid "
+                f"({exc.message} at {'/'.join(map(str, exc.absolute_path)) or 'the top'}); "
+                "writing it unmodified",
+                red=True,
+            )
+            data, status = original, INTERNAL
+            data["exit_status"] = int(status)
+        try:
+            write_report_data(data, self.settings.report)
+        except OSError as exc:
+            writer.line(
+                f"rlgrade: cannot write the report to {self.settings.report}: {exc.strerror or exc}; here it is:",
+                red=True,
+            )
+            print(json.dumps(data, indent=2), file=sys.stderr)
+            self.written = data
+            return INTERNAL
+        self.written = data
         self.config.hook.pytest_rlgrade_report_written(config=self.config, path=self.settings.report, report=data)
+        return status
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         state = self.task_of(self.root / nodeid.split("::")[0])

@@ -318,3 +318,39 @@ def test_plain_pytest_is_untouched(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert not (Path(pytester.path) / "rlgrade-report.json").exists()
+
+
+def test_a_reward_hook_out_of_range_is_a_harness_error(project: pytest.Pytester) -> None:
+    project.makeconftest("""
+        def pytest_rlgrade_task_reward(task, tests, metrics):
+            return 1.5
+    """)
+    result, report = grade(project, "--submission=reference")
+    assert result.ret == 3
+    assert report is not None
+    assert report["reward"] is None
+    assert report["tasks"][0]["flags"] == ["infra_error"]
+    assert "1.5" in report["tasks"][0]["error"]
+
+
+def test_a_hook_that_breaks_the_report_gets_the_unmodified_one_written(project: pytest.Pytester) -> None:
+    project.makeconftest("""
+        def pytest_rlgrade_modify_report(config, report):
+            report["reward"] = "lots"
+    """)
+    result, report = grade(project, "--submission=reference")
+    assert result.ret == 3
+    assert report is not None
+    assert report["reward"] == 1.0
+    assert report["exit_status"] == 3
+    result.stdout.fnmatch_lines(["*hook made the report invalid*writing it unmodified*"])
+
+
+def test_an_unwritable_report_goes_to_stderr(project: pytest.Pytester) -> None:
+    (project.path / "blocked").write_text("a file where a folder should be")
+    result = project.runpytest_subprocess(
+        "--submission=reference", "--rlgrade-report=blocked/report.json", "-p", "no:cacheprovider"
+    )
+    assert result.ret == 3
+    result.stdout.fnmatch_lines(["*cannot write the report to*blocked/report.json*"])
+    assert json.loads(result.stderr.str()[result.stderr.str().index("{") :])["reward"] == 1.0
