@@ -379,8 +379,13 @@ class Sandbox:
             if type(event) is not dict:
                 raise wire.WireError("an event that is not an object")
             if event.get("event") == "exit":
-                self.exits[int(event["pid"])] = int(event["status"])
+                pid, status = event.get("pid"), event.get("status")
+                if type(pid) is not int or type(status) is not int:
+                    raise wire.WireError("a malformed exit event")
+                self.exits[pid] = status
             if wanted(event):
+                if event.get("event") == "spawned" and type(event.get("pid")) is not int:
+                    raise wire.WireError("a malformed spawned event")
                 return event
 
     def _control_call(
