@@ -257,6 +257,7 @@ class Sandbox:
 
     def _config(self, control_fd: int) -> Path:
         limits = self.limits
+        interpreter = python_dirs()
         config = {
             "control_fd": control_fd,
             "message_limit": self.message_limit,
@@ -269,10 +270,10 @@ class Sandbox:
             },
             "namespaces": self.namespaces,
             "landlock": self.landlock,
-            "python_dirs": python_dirs(),
+            "python_dirs": interpreter,
             "private_root": str(self.root / "newroot") if self.namespaces else "",
             "read_paths": [
-                *python_dirs(),
+                *interpreter,
                 *SYSTEM_READ,
                 *ETC_READ,
                 str(self.submission_dir),
