@@ -65,6 +65,8 @@ class RewardSpec(_Model):
     weights: dict[str, FiniteFloat] = Field(default_factory=dict)
     gates: list[str] = Field(default_factory=list)
     metrics: dict[str, MetricSpec] = Field(default_factory=dict)
+    # `rlgrade validate`: the share of the reference's mutants a sound grader must fail.
+    min_kill_rate: FiniteFloat = Field(default=0.9, ge=0, le=1)
 
     @field_validator("weights")
     @classmethod
@@ -97,6 +99,14 @@ class TaskManifest(_Model):
     prompt: str = "prompt.md"
     public: list[str] = Field(default_factory=list)
     preload: list[str] = Field(default_factory=list)
+    # Third-party distributions (as pip names them) the submission may import: the sandbox sees
+    # these, what they depend on, and the standard library; nothing else of the grading
+    # environment's site-packages.
+    dependencies: list[str] = Field(default_factory=list)
+    # A JSONL file of the task whose rows each have a unique string `id`: the dataset instances.
+    instances: str | None = None
+    # Withhold every failure message from the report (an RL loop must not see expected values).
+    hide_messages: bool = False
     reward: RewardSpec = Field(default_factory=RewardSpec)
     limits: Limits = Field(default_factory=Limits)
 
@@ -113,6 +123,23 @@ class TaskManifest(_Model):
         if not package.isidentifier() or keyword.iskeyword(package):
             raise ValueError(f"{package!r} is not a top-level import name")
         return package
+
+    @field_validator("dependencies")
+    @classmethod
+    def _dependencies_are_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
+                raise ValueError(f"{name!r} is not a distribution name (as in `pip install NAME`)")
+        return names
+
+    @field_validator("instances")
+    @classmethod
+    def _instances_inside(cls, entry: str | None) -> str | None:
+        if entry is not None:
+            parts = Path(entry).parts
+            if not parts or Path(entry).is_absolute() or ".." in parts:
+                raise ValueError(f"{entry!r} must be a path inside the task folder")
+        return entry
 
     @field_validator("public")
     @classmethod
