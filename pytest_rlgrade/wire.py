@@ -2,16 +2,23 @@
 
 Standard library only: this module is copied into the sandbox and imported there too.
 
-Plain data is None, bool, int, float, str, list and dict. Tuples cross as lists; dicts whose keys
-are not all strings, or that use a key starting with ``$``, cross tagged and come back as dicts.
-Anything else is turned into plain data by the sending side's ``convert`` hook (pydantic models and
-dataclasses become dicts) or crosses as a handle ``{"$handle": id, "$type": "module.Class"}``: an
-id that only the sandbox can resolve. The receiving side never builds anything but plain data and
-its own handle objects, so an object that "equals everything" cannot cross. Never pickle.
+Values cross as what they are (a trusted test compares real Python values, so ``(0, 1)`` and
+``[0, 1]`` differ as they do in Python): None, bool, int, float, str, list and dict with string keys
+as themselves; tuples, sets, frozensets, bytes and dicts whose keys are not all strings (or use a
+key starting with ``$``) tagged: ``{"$tuple": [...]}``, ``{"$set": [...]}``,
+``{"$frozenset": [...]}``, ``{"$bytes": "base64"}``, ``{"$dict": [[k, v], ...]}`` and
+``{"$map": [[k, v], ...]}``. Only the exact built-in types are plain: anything else is turned into
+plain data by the sending side's ``convert`` hook (pydantic models and dataclasses become dicts,
+subclasses of the built-ins their base type) or crosses as a handle
+``{"$handle": id, "$type": "module.Class"}``: an id that only the sandbox can resolve. The
+receiving side never builds anything but these built-in types and its own handle objects, so an
+object that "equals everything" cannot cross. Never pickle.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import select
 import socket
@@ -23,7 +30,11 @@ from typing import Any
 HEADER = struct.Struct(">I")
 MAX_DEPTH = 200
 HANDLE, DICT, MAP = "$handle", "$dict", "$map"
+TUPLE, SET, FROZENSET, BYTES = "$tuple", "$set", "$frozenset", "$bytes"
+_TAGS = frozenset({DICT, MAP, TUPLE, SET, FROZENSET, BYTES})
 _ATOMS = (str, int, float, bool, type(None))
+# What may be a dict key or a set element on the wire: hashable values built only of these.
+_HASHABLE = (*_ATOMS, tuple, frozenset, bytes)
 
 
 class WireError(ValueError):
@@ -38,9 +49,19 @@ class WireClosed(EOFError):
     """The other side closed the channel."""
 
 
+def _hashable(value: Any) -> bool:
+    kind = type(value)
+    if kind in _ATOMS or kind is bytes:
+        return True
+    if kind is tuple or kind is frozenset:
+        return all(_hashable(v) for v in value)
+    return False
+
+
 def encode(value: Any, convert: Callable[[Any], Any]) -> Any:
-    """Turn ``value`` into JSON-ready data; ``convert(obj)`` handles every non-plain object and
-    returns either a plain replacement (encoded in turn) or a ready-made handle dict."""
+    """Turn ``value`` into JSON-ready data; ``convert(obj)`` handles every object that is not one
+    of the built-in types above and returns either a replacement (encoded in turn) or a
+    ready-made handle dict."""
 
     def walk(item: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:
@@ -48,14 +69,22 @@ def encode(value: Any, convert: Callable[[Any], Any]) -> Any:
         kind = type(item)
         if kind in _ATOMS:
             return item
-        if kind is list or kind is tuple:
+        if kind is list:
             return [walk(v, depth + 1) for v in item]
-        if kind is dict:
+        if kind is tuple:
+            return {TUPLE: [walk(v, depth + 1) for v in item]}
+        if kind is set or kind is frozenset:
+            if all(_hashable(v) for v in item):
+                return {SET if kind is set else FROZENSET: [walk(v, depth + 1) for v in item]}
+        elif kind is bytes:
+            return {BYTES: base64.b64encode(item).decode("ascii")}
+        elif kind is dict:
             if all(type(k) is str and not k.startswith("$") for k in item):
                 return {k: walk(v, depth + 1) for k, v in item.items()}
-            if all(type(k) in _ATOMS for k in item):
-                tag = DICT if all(type(k) is str for k in item) else MAP
-                return {tag: [[k, walk(v, depth + 1)] for k, v in item.items()]}
+            if all(_hashable(k) for k in item):
+                if all(type(k) is str for k in item):
+                    return {DICT: [[k, walk(v, depth + 1)] for k, v in item.items()]}
+                return {MAP: [[walk(k, depth + 1), walk(v, depth + 1)] for k, v in item.items()]}
         replacement = convert(item)
         if type(replacement) is dict and HANDLE in replacement:
             return replacement
@@ -67,7 +96,14 @@ def encode(value: Any, convert: Callable[[Any], Any]) -> Any:
 
 
 def decode(data: Any, make_handle: Callable[[int, str], Any]) -> Any:
-    """The inverse of :func:`encode`: plain data, with handles made by ``make_handle(id, type)``."""
+    """The inverse of :func:`encode`: the built-in values, with handles made by
+    ``make_handle(id, type)``."""
+
+    def hashable(item: Any, depth: int, what: str) -> Any:
+        value = walk(item, depth)
+        if not _hashable(value):
+            raise WireError(f"{what} that is not hashable plain data")
+        return value
 
     def walk(item: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:
@@ -79,13 +115,27 @@ def decode(data: Any, make_handle: Callable[[int, str], Any]) -> Any:
             return [walk(v, depth + 1) for v in item]
         if kind is not dict:
             raise WireError(f"unexpected {kind.__name__}")
-        if len(item) == 1 and next(iter(item)) in (DICT, MAP):
-            pairs = next(iter(item.values()))
-            if type(pairs) is not list or not all(type(p) is list and len(p) == 2 for p in pairs):
+        if len(item) == 1 and next(iter(item)) in _TAGS:
+            tag, body = next(iter(item.items()))
+            if tag == BYTES:
+                if type(body) is not str:
+                    raise WireError("malformed bytes")
+                try:
+                    return base64.b64decode(body.encode("ascii"), validate=True)
+                except (binascii.Error, UnicodeEncodeError):
+                    raise WireError("malformed bytes") from None
+            if type(body) is not list:
+                raise WireError(f"malformed tagged {'dict' if tag in (DICT, MAP) else tag[1:]}")
+            if tag == TUPLE:
+                return tuple(walk(v, depth + 1) for v in body)
+            if tag in (SET, FROZENSET):
+                elements = [hashable(v, depth + 1, "a set element") for v in body]
+                return set(elements) if tag == SET else frozenset(elements)
+            if not all(type(p) is list and len(p) == 2 for p in body):
                 raise WireError("malformed tagged dict")
-            if not all(type(p[0]) in _ATOMS for p in pairs):
-                raise WireError("a dict key that is not an atom")
-            return {p[0]: walk(p[1], depth + 1) for p in pairs}
+            if tag == DICT and not all(type(p[0]) is str for p in body):
+                raise WireError("a dict key that is not a string in a $dict")
+            return {hashable(p[0], depth + 1, "a dict key"): walk(p[1], depth + 1) for p in body}
         if HANDLE in item:
             ident, type_name = item.get(HANDLE), item.get("$type", "object")
             if type(ident) is not int or type(type_name) is not str or len(item) > 2:

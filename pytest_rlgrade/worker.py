@@ -92,6 +92,11 @@ class Server:
             return float(obj)
         if isinstance(obj, str):
             return str.__str__(obj)
+        # Subclasses of the built-in containers (named tuples, OrderedDict, defaultdict...) cross
+        # as their base type, as they compare in Python.
+        for base in (tuple, list, set, frozenset, bytes, dict):
+            if isinstance(obj, base):
+                return base(obj)
         if not isinstance(obj, type) and hasattr(kind, "model_fields") and callable(getattr(obj, "model_dump", None)):
             return obj.model_dump(mode="json")
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

@@ -69,7 +69,13 @@ def test_values_and_handles_cross() -> None:
     module = sub.module("pkg")
     assert isinstance(module, Handle)
     assert module.f(1, x=(2, 3)) == [1, {"a": None}]
-    assert conn.requests[1] == {"op": "call", "target": 7, "attr": "f", "args": [1], "kwargs": {"x": [2, 3]}}
+    assert conn.requests[1] == {
+        "op": "call",
+        "target": 7,
+        "attr": "f",
+        "args": [1],
+        "kwargs": {"x": {"$tuple": [2, 3]}},
+    }
     thing = module.make()
     assert repr(thing) == "<Handle pkg.Thing>"
     assert module.use(thing) == 3
