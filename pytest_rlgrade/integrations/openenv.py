@@ -1,0 +1,396 @@
+"""A task as an OpenEnv environment: ``rlgrade serve --task NAME [--host H] [--port P]``.
+
+Built on ``openenv-core``'s own server (``create_app``), its ``Action``/``Observation``/``State``
+types and its WebSocket client (``EnvClient``); install it with ``pip install
+'pytest-rlgrade[openenv]'``. An episode is one rollout:
+
+- ``reset(seed=None, instance=None)`` answers with the task's prompt, the starter's files
+  (``{relative path: text}``, laid out like ``starter/NAME/``), the seed the grading will use (drawn
+  when not given) and, for a dataset task, the instance (drawn from the seed when not given);
+- ``step(SubmitFiles(files={...}))`` grades those files as the submission through the server's one
+  warm :class:`pytest_rlgrade.Grader` and answers with ``reward`` (``None`` when the harness or task
+  failed: never the submission's fault), ``done=True`` and the JSON report as the observation.
+
+Each WebSocket session (one :class:`RlgradeEnv` client) has an environment of its own; the Grader
+gives every submission its own copy, sandbox and scratch, so sessions see nothing of each other.
+The stateless HTTP ``POST /step`` grades the action alone (its ``seed`` and ``instance`` fields,
+else a drawn seed and every instance). A malformed action is refused with 422 and what is wrong
+with it (openenv's validation of :class:`SubmitFiles`); a bad reset parameter likewise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import random
+import secrets
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
+
+try:
+    from fastapi import HTTPException
+    from openenv.core.client_types import StepResult  # type: ignore[import-untyped]
+    from openenv.core.env_client import EnvClient  # type: ignore[import-untyped]
+    from openenv.core.env_server.http_server import create_app  # type: ignore[import-untyped]
+    from openenv.core.env_server.interfaces import Environment  # type: ignore[import-untyped]
+    from openenv.core.env_server.types import (  # type: ignore[import-untyped]
+        Action,
+        EnvironmentMetadata,
+        Observation,
+        State,
+    )
+except ImportError as error:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        f"the OpenEnv integration needs openenv-core ({error}): pip install 'pytest-rlgrade[openenv]'"
+    ) from error
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from pytest_rlgrade.report import Report
+
+USAGE_ERROR = 4
+MAX_FILES = 2000
+MAX_TOTAL_BYTES = 16 * 1024 * 1024
+# Starter files larger than this, or not UTF-8 text, are left out of reset's files.
+MAX_STARTER_FILE = 1024 * 1024
+SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"})
+SKIPPED_SUFFIXES = (".pyc", ".pyo")
+
+
+class SubmitFiles(Action):  # type: ignore[misc]
+    """The action: the submission's files, ``{relative path: text}`` laid out like
+    ``starter/NAME/`` (``{"pkg/__init__.py": "..."}``). A path that is absolute, climbs out with
+    ``..`` or passes through a file is the rollout's fault and graded 0 with the reason."""
+
+    files: dict[str, str] = Field(description="relative path -> file text, laid out like starter/NAME/")
+    seed: int | None = Field(default=None, ge=0, description="the grading seed; default: the one reset gave")
+    instance: str | None = Field(default=None, description="dataset instance id; default: the one reset gave")
+
+    @field_validator("files")
+    @classmethod
+    def _bounded(cls, files: dict[str, str]) -> dict[str, str]:
+        # PydanticCustomError, not ValueError: openenv answers 422 with ``errors()``, and a
+        # ValueError in an error's context is not JSON, which turned the 422 into a 500.
+        if not files:
+            raise PydanticCustomError(
+                "no_files", "no files: send the submission's files, a mapping of relative path to text"
+            )
+        if len(files) > MAX_FILES:
+            raise PydanticCustomError("too_many_files", f"{len(files)} files: at most {MAX_FILES}")
+        total = sum(
+            len(path.encode("utf-8", "replace")) + len(text.encode("utf-8", "replace")) for path, text in files.items()
+        )
+        if total > MAX_TOTAL_BYTES:
+            raise PydanticCustomError("files_too_large", f"{total} bytes of files: at most {MAX_TOTAL_BYTES}")
+        return files
+
+
+class TaskObservation(Observation):  # type: ignore[misc]
+    """What reset and step answer. After reset: ``prompt``, the starter's ``files``, ``seed`` and
+    ``instance``. After step: ``report`` (the JSON report), with ``reward`` and ``done=True``."""
+
+    task: str = Field(description="the task's name")
+    prompt: str = Field(default="", description="the task's prompt (after reset)")
+    files: dict[str, str] = Field(default_factory=dict, description="the starter's files (after reset)")
+    seed: int | None = Field(default=None, description="the seed the grading uses")
+    instance: str | None = Field(default=None, description="the dataset instance, for dataset tasks")
+    instance_data: dict[str, Any] | None = Field(
+        default=None, description="the instance's row, when the task makes its instances file public"
+    )
+    report: dict[str, Any] | None = Field(default=None, description="the grading's JSON report (after step)")
+
+
+class GradingState(State):  # type: ignore[misc]
+    """An episode's state: its task, seed, instance, and whether it was graded."""
+
+    task: str = ""
+    seed: int | None = None
+    instance: str | None = None
+    graded: bool = False
+    reward: float | None = None
+
+
+class Grading(Protocol):
+    """What the environment needs of :class:`pytest_rlgrade.Grader`."""
+
+    def grade(self, submission: Any, *, task: str, instance: str | None = None, seed: int | None = None) -> Report: ...
+
+
+# ----------------------------------------------------------------------------------- the task
+
+
+@dataclass(frozen=True)
+class ServedTask:
+    """What reset hands out, read once when the server starts."""
+
+    name: str
+    prompt: str
+    starter_files: dict[str, str]
+    instances: dict[str, dict[str, Any]]
+    instances_public: bool
+    version: str
+
+    def public_row(self, instance: str) -> dict[str, Any] | None:
+        """The row of an instance, only where the submission may read the instances file anyway
+        (listed in ``public``): a row may hold the expected answers."""
+        return dict(self.instances[instance]) if self.instances_public else None
+
+
+def read_tree(folder: Path) -> dict[str, str]:
+    """The text files under ``folder`` as ``{relative path: text}``, caches and bytecode left out."""
+    files: dict[str, str] = {}
+    if not folder.is_dir():
+        return files
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if (
+            path.is_symlink()
+            or not path.is_file()
+            or SKIPPED_PARTS.intersection(relative.parts)
+            or path.name.endswith(SKIPPED_SUFFIXES)
+            or path.stat().st_size > MAX_STARTER_FILE
+        ):
+            continue
+        try:
+            files[relative.as_posix()] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+    return files
+
+
+def _read_instances(path: Path) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+            raise ValueError(f"{path}:{number}: a row must be an object with a string 'id'")
+        rows[row["id"]] = row
+    return rows
+
+
+def load_served_task(name: str, root: Path) -> ServedTask:
+    """Read a task's prompt, starter and instances; raises ``ManifestError`` or ``ValueError``
+    naming the file when the task is not there or broken."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from pytest_rlgrade.errors import ManifestError
+    from pytest_rlgrade.manifest import discover_tasks, load_task
+
+    found = discover_tasks(root / "tasks")
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise ValueError(f"unknown task {name!r} under {root / 'tasks'} (tasks there: {known})")
+    task = load_task(found[name])
+    prompt_path = task.folder / task.manifest.prompt
+    try:
+        prompt = prompt_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ManifestError(task.manifest_path, "prompt", f"{prompt_path} cannot be read: {error}") from None
+    instances: dict[str, dict[str, Any]] = {}
+    public = False
+    if task.manifest.instances:
+        instances_path = task.folder / task.manifest.instances
+        try:
+            instances = _read_instances(instances_path)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ManifestError(task.manifest_path, "instances", f"{instances_path}: {error}") from None
+        entry = Path(task.manifest.instances)
+        public = any(entry == Path(p) or Path(p) in entry.parents for p in task.manifest.public)
+    try:
+        package_version = version("pytest-rlgrade")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        package_version = "0"
+    return ServedTask(
+        name=task.name,
+        prompt=prompt,
+        starter_files=read_tree(root / "starter" / task.name),
+        instances=instances,
+        instances_public=public,
+        version=package_version,
+    )
+
+
+# ------------------------------------------------------------------------------- environment
+
+
+def _refuse(status: int, detail: str) -> HTTPException:
+    # openenv turns an HTTPException raised by the environment into that status on HTTP, and into
+    # an error message (the session stays open) on the WebSocket.
+    return HTTPException(status_code=status, detail=detail)
+
+
+class TaskEnvironment(Environment):  # type: ignore[misc]
+    """One episode of one task at a time; the server makes one per session."""
+
+    SUPPORTS_CONCURRENT_SESSIONS = True
+
+    def __init__(self, *, served: ServedTask, grader: Grading) -> None:
+        super().__init__()
+        self._served = served
+        self._grader = grader
+        self._state = GradingState(task=served.name)
+        self._lock = threading.Lock()
+
+    def reset(
+        self, seed: int | None = None, episode_id: str | None = None, instance: str | None = None, **kwargs: Any
+    ) -> TaskObservation:
+        if kwargs:
+            raise _refuse(422, f"unknown reset parameter(s): {', '.join(sorted(kwargs))} (known: seed, instance)")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+            raise _refuse(422, f"seed must be a non-negative integer, not {seed!r}")
+        if seed is None:
+            seed = secrets.randbelow(2**32)
+        served = self._served
+        if instance is not None:
+            self._check_instance(instance)
+        elif served.instances:
+            instance = random.Random(seed).choice(sorted(served.instances))
+        with self._lock:
+            self._state = GradingState(task=served.name, episode_id=episode_id, seed=seed, instance=instance)
+        return TaskObservation(
+            task=served.name,
+            prompt=served.prompt,
+            files=dict(served.starter_files),
+            seed=seed,
+            instance=instance,
+            instance_data=served.public_row(instance) if instance is not None else None,
+            done=False,
+            reward=None,
+        )
+
+    def _check_instance(self, instance: str) -> None:
+        served = self._served
+        if not served.instances:
+            raise _refuse(422, f"task {served.name!r} has no dataset instances; leave 'instance' out")
+        if instance not in served.instances:
+            raise _refuse(422, f"unknown instance {instance!r} of task {served.name!r}")
+
+    def step(self, action: SubmitFiles, timeout_s: float | None = None, **kwargs: Any) -> TaskObservation:
+        with self._lock:
+            if self._state.graded:
+                raise _refuse(409, "this episode is over (done): reset to start another")
+            seed = action.seed if action.seed is not None else self._state.seed
+            instance = action.instance if action.instance is not None else self._state.instance
+            if instance is not None:
+                self._check_instance(instance)
+            if seed is None:  # stepped without reset (HTTP POST /step): a fresh seed, as the CLI draws one
+                seed = secrets.randbelow(2**32)
+            report = self._grader.grade(dict(action.files), task=self._served.name, instance=instance, seed=seed)
+            data = report.model_dump(mode="json")
+            self._state.seed = seed
+            self._state.instance = instance
+            self._state.graded = True
+            self._state.reward = report.reward
+            self._state.step_count += 1
+        return TaskObservation(
+            task=self._served.name, seed=seed, instance=instance, report=data, reward=report.reward, done=True
+        )
+
+    @property
+    def state(self) -> GradingState:
+        return self._state
+
+    def get_metadata(self) -> EnvironmentMetadata:
+        first = next((line.strip("# ").strip() for line in self._served.prompt.splitlines() if line.strip()), "")
+        return EnvironmentMetadata(
+            name=f"rlgrade:{self._served.name}",
+            description=first or f"pytest-rlgrade task {self._served.name}",
+            readme_content=self._served.prompt,
+            version=self._served.version,
+        )
+
+
+def create_environment_app(served: ServedTask, grader: Grading, *, max_sessions: int = 64) -> FastAPI:
+    """The OpenEnv FastAPI app of one task (openenv's ``create_app``), grading through ``grader``."""
+
+    # A partial of the class, so that openenv reads SUPPORTS_CONCURRENT_SESSIONS off the class
+    # instead of building a throwaway environment to find it.
+    environment = functools.partial(TaskEnvironment, served=served, grader=grader)
+    app: FastAPI = create_app(
+        environment, SubmitFiles, TaskObservation, env_name=served.name, max_concurrent_envs=max_sessions
+    )
+    return app
+
+
+# ----------------------------------------------------------------------------------- client
+
+
+class RlgradeEnv(EnvClient):  # type: ignore[misc]
+    """openenv's WebSocket client for a served task::
+
+    with RlgradeEnv(base_url="http://127.0.0.1:8000").sync() as env:
+        episode = env.reset(seed=7)
+        files = dict(episode.observation.files)  # the starter's; edit them
+        result = env.step(SubmitFiles(files=files))
+        result.reward, result.observation.report["tasks"][0]["counts"]
+    """
+
+    def _step_payload(self, action: SubmitFiles | Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(action, SubmitFiles):
+            payload: dict[str, Any] = action.model_dump(exclude={"metadata"}, exclude_none=True)
+            return payload
+        return dict(action)
+
+    def _parse_result(self, payload: dict[str, Any]) -> StepResult:
+        observation = TaskObservation(
+            **payload.get("observation", {}), reward=payload.get("reward"), done=payload.get("done", False)
+        )
+        return StepResult(observation=observation, reward=payload.get("reward"), done=payload.get("done", False))
+
+    def _parse_state(self, payload: dict[str, Any]) -> GradingState:
+        return GradingState(**payload)
+
+
+# -------------------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", required=True, metavar="NAME", help="the task to serve (tasks/NAME)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--root", type=Path, default=None, help="the repository holding tasks/ (default: .)")
+    parser.add_argument("--workers", type=int, default=None, help="grading workers (default: the Grader's)")
+    parser.add_argument(
+        "--max-sessions", type=int, default=64, metavar="N", help="concurrent WebSocket sessions (default 64)"
+    )
+
+
+def run(args: argparse.Namespace, *, grader_factory: Callable[..., Any] | None = None) -> int:
+    import uvicorn
+
+    from pytest_rlgrade.errors import ManifestError
+
+    root = (args.root or Path.cwd()).resolve()
+    if not 0 <= args.port <= 65535:
+        print(f"rlgrade serve: error: --port {args.port}: not a port number", file=sys.stderr)
+        return USAGE_ERROR
+    if args.max_sessions < 1:
+        print(f"rlgrade serve: error: --max-sessions {args.max_sessions}: must be at least 1", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        served = load_served_task(args.task, root)
+    except (ManifestError, ValueError) as error:
+        print(f"rlgrade serve: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    if grader_factory is None:
+        from pytest_rlgrade import Grader
+
+        grader_factory = Grader
+    with grader_factory(root=root, tasks=[served.name], workers=args.workers) as grader:
+        app = create_environment_app(served, grader, max_sessions=args.max_sessions)
+        print(
+            f"rlgrade serve: task {served.name} on http://{args.host}:{args.port} (OpenEnv; WebSocket /ws)", flush=True
+        )
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
