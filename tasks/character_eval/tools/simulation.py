@@ -102,8 +102,10 @@ def plain_answer(model: str, system: str | None, messages: list[dict[str, str]])
     """What the simulated ``model`` answers to a conversation (a non-empty plain text)."""
     key = digest(model, system, messages)
     last = messages[-1]["content"] if messages else ""
-    pool = _words(last) or _words(system or "") or ["nothing", "much", "here"]
-    chosen = [w for w in pool if unit(key, "keep", w.lower()) < 0.6][:12] or pool[:3]
+    heard = _words(last)
+    pool = heard + [w for w in _words(system or "") if w.lower() not in {h.lower() for h in heard}]
+    pool = pool or ["nothing", "much", "here"]
+    chosen = [w for w in pool if unit(key, "keep", w.lower()) < 0.3][:12] or pool[:3]
     opener = _OPENERS[int(unit(key, "opener") * len(_OPENERS))]
     text = f"{opener} {' '.join(chosen)}."
     slip = unit(key, "slip")
