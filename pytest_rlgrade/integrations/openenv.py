@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from .completions import read_tree
+
 try:
     from fastapi import HTTPException
     from openenv.core.client_types import StepResult  # type: ignore[import-untyped]
@@ -60,10 +62,6 @@ if TYPE_CHECKING:
 USAGE_ERROR = 4
 MAX_FILES = 2000
 MAX_TOTAL_BYTES = 16 * 1024 * 1024
-# Starter files larger than this, or not UTF-8 text, are left out of reset's files.
-MAX_STARTER_FILE = 1024 * 1024
-SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"})
-SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 
 class SubmitFiles(Action):  # type: ignore[misc]
@@ -143,28 +141,6 @@ class ServedTask:
         """The row of an instance, only where the submission may read the instances file anyway
         (listed in ``public``): a row may hold the expected answers."""
         return dict(self.instances[instance]) if self.instances_public else None
-
-
-def read_tree(folder: Path) -> dict[str, str]:
-    """The text files under ``folder`` as ``{relative path: text}``, caches and bytecode left out."""
-    files: dict[str, str] = {}
-    if not folder.is_dir():
-        return files
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if (
-            path.is_symlink()
-            or not path.is_file()
-            or SKIPPED_PARTS.intersection(relative.parts)
-            or path.name.endswith(SKIPPED_SUFFIXES)
-            or path.stat().st_size > MAX_STARTER_FILE
-        ):
-            continue
-        try:
-            files[relative.as_posix()] = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            continue
-    return files
 
 
 def _read_instances(path: Path) -> dict[str, dict[str, Any]]:
