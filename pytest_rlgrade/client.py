@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Protocol
 
-from . import wire
 from .errors import (
     SubmissionFault,
     SubmissionMemoryError,
@@ -26,6 +25,7 @@ from .errors import (
     SubmissionTimeout,
 )
 from .files import read_beneath
+from .runtime import wire
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import wire
 from .client import CliResult
 from .errors import SubmissionProtocolError
-from .worker import Server, run_module
+from .runtime import wire
+from .runtime.worker import Server, run_module
 
 
 def importable_names(root: Path) -> set[str]:

@@ -1,15 +1,18 @@
-"""The supervisor's side of the sandbox: prepare, start, talk to and kill one task's worker.
+"""The supervisor's side of the sandbox: a warm pool per task, and one sandbox per submission.
 
-A :class:`Sandbox` owns a folder ``rlgrade-TASK-*`` in the temp dir::
+A :class:`SandboxPool` owns a folder ``rlgrade-TASK-*`` in the temp dir::
 
-    submission/   a sanitised copy of the submission's package (read-only to the sandbox)
-    public/       the task's public files (read-only)
-    runtime/      this package's worker and wire modules (read-only)
-    scratch/      the only writable place: one working folder per test, and captured output
+    public/       the task's public files (read-only to every submission)
+    runtime/      the stdlib-only ``runtime`` subpackage: worker and wire (read-only)
+    stage/SID/    each submission's sanitised copy of its package (read-only to that one only)
+    scratch/SID/  each submission's only writable place: a working folder per test, its output
 
-and a worker process (``worker.py``) that confines itself, imports the task's ``preload``
-modules once, then forks a fresh child for every test. The supervisor enforces wall-clock time:
-on a timeout it kills the whole process tree and starts a new worker for the next test.
+and a pool process (``runtime/worker.py``) that confines itself, imports the task's ``preload``
+modules once, and never runs submission code. For each submission a :class:`Sandbox` asks the
+pool to fork a fresh process tree confined to that submission's own copy and scratch (new PID,
+mount, IPC and network namespaces, its own cgroups and Landlock layer), which then forks a fresh
+child for every test. The supervisor enforces wall-clock time: on a timeout it kills that
+submission's tree and opens a new one for its next test.
 """
 
 from __future__ import annotations
@@ -19,18 +22,16 @@ import json
 import os
 import shutil
 import signal
-import site
 import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import wire
 from .cgroups import SandboxCgroups, make_cgroups
 from .client import CliResult
 from .errors import (
@@ -42,6 +43,7 @@ from .errors import (
 )
 from .files import read_beneath, scrub
 from .manifest import Task
+from .runtime import wire
 
 STARTUP_TIMEOUT = 120.0
 # Files a submission may carry that only make sense as an attack on the grader: they are never
@@ -155,20 +157,6 @@ def copy_public(task: Task, dest: Path) -> None:
             shutil.copyfile(src, dst)
 
 
-def python_dirs() -> list[str]:
-    """Folders the interpreter needs: its prefixes, standard library and site-packages."""
-    found = {
-        sys.prefix,
-        sys.base_prefix,
-        sys.exec_prefix,
-        sys.base_exec_prefix,
-        *(p for p in sysconfig.get_paths().values()),
-        *site.getsitepackages(),
-        str(Path(sys.executable).resolve().parent.parent),
-    }
-    return sorted(p for p in found if p and Path(p).exists())
-
-
 def describe_status(status: int | None) -> str:
     if status is None:
         return "the process serving the test went away"
@@ -181,34 +169,281 @@ def describe_status(status: int | None) -> str:
     return f"the process serving the test exited with status {status} in the middle of the test"
 
 
+class SandboxPool:
+    """One task's warm pool. ``open(submission_root)`` gives a :class:`Sandbox` per submission."""
+
+    def __init__(self, task: Task, *, namespaces: bool = True, landlock: bool = True) -> None:
+        self.task = task
+        self.limits = task.manifest.limits
+        self.message_limit = self.limits.message_mb * 1024 * 1024
+        self.namespaces = namespaces
+        self.landlock = landlock
+        self.root = Path(tempfile.mkdtemp(prefix=f"rlgrade-{task.name}-"))
+        os.chmod(self.root, 0o755)
+        self.public_dir = self.root / "public"
+        self.runtime_dir = self.root / "runtime"
+        self.stage = self.root / "stage"
+        self.scratch = self.root / "scratch"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.control: socket.socket | None = None
+        self.ready = False
+        self.confinement: list[str] = []
+        self.problems: list[str] = []
+        self.cgroups: SandboxCgroups | None = None
+        self.events: dict[str, list[str]] = {}  # sid -> events of the pool about it
+        self.counter = 0
+        self.prepared = False
+        self.closed = False
+        self.lock = threading.Lock()
+
+    def prepare(self) -> None:
+        if self.prepared:
+            return
+        self.prepared = True
+        copy_public(self.task, self.public_dir)
+        runtime = self.runtime_dir / "rlgrade_runtime"
+        runtime.mkdir(parents=True)
+        here = Path(__file__).parent / "runtime"
+        (self.runtime_dir / "home").mkdir()
+        for name in ("__init__.py", "wire.py", "worker.py"):
+            shutil.copyfile(here / name, runtime / name)
+        self.stage.mkdir(mode=0o755)
+        self.scratch.mkdir(mode=0o755)
+        (self.root / "newroot").mkdir()
+
+    def _config(self, control_fd: int) -> Path:
+        from .distributions import python_view
+
+        limits = self.limits
+        view = python_view(list(self.task.manifest.dependencies))
+        system = [
+            *view.read,
+            *SYSTEM_READ,
+            *ETC_READ,
+            str(self.public_dir),
+            str(self.runtime_dir),
+        ]
+        submission_limits = {
+            "memory": self.limits.memory_mb * 1024 * 1024,
+            "pids": self.limits.processes,
+        }
+        config = {
+            "control_fd": control_fd,
+            "message_limit": self.message_limit,
+            "limits": {
+                "memory_mb": limits.memory_mb,
+                "output_mb": limits.output_mb,
+                "open_files": limits.open_files,
+                "processes": limits.processes,
+                "task_timeout": limits.task_timeout,
+            },
+            "namespaces": self.namespaces,
+            "landlock": self.landlock,
+            "python_dirs": list(view.python_dirs),
+            "private_root": str(self.root / "newroot") if self.namespaces else "",
+            "system_read": system,
+            "read_paths": [*system, str(self.stage)],
+            "write_paths": [str(self.scratch)],
+            "stage_root": str(self.stage),
+            "scratch_root": str(self.scratch),
+            "devices": DEVICES,
+            "roots": [str(self.public_dir)],
+            "preload": list(self.task.manifest.preload),
+            "cgroup_procs": self.cgroups.procs if self.cgroups else [],
+            "pool_cgroup_controllers": self.cgroups.controllers if self.cgroups else [],
+            "cgroup_controllers": sorted(submission_limits),
+        }
+        path = self.root / "pool.json"
+        path.write_text(json.dumps(config))
+        return path
+
+    def start(self) -> None:
+        """Start the pool without waiting for it (it imports the preloads meanwhile)."""
+        self.prepare()
+        if self.process is not None:
+            return
+        if self.cgroups is None:
+            # The pool's own ceiling: it only imports and forks, but a preload could be greedy.
+            self.cgroups = make_cgroups(
+                self.root.name, {"pids": self.limits.processes, "memory": self.limits.memory_mb * 1024 * 1024}
+            )
+        parent, child = socket.socketpair()
+        log = open(self.root / "pool.log", "ab")  # noqa: SIM115 - handed to the child
+        # Nothing the pool does may read a file a submission could have planted: it starts in the
+        # read-only runtime folder with an empty read-only home.
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "HOME": str(self.runtime_dir / "home"),
+            "TMPDIR": str(self.scratch),
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        }
+        try:
+            config = self._config(child.fileno())
+        except Exception as exc:
+            child.close()
+            parent.close()
+            log.close()
+            raise SandboxUnavailable(f"cannot configure the sandbox of task {self.task.name}: {exc}") from exc
+        try:
+            # -s -P -B with a fully constructed environment is -I but for PYTHONHASHSEED, which
+            # keeps string hashing (set order) the same from run to run.
+            self.process = subprocess.Popen(
+                [sys.executable, "-s", "-P", "-B", "-c", BOOT, str(self.runtime_dir), str(config)],
+                cwd=self.runtime_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=[child.fileno()],
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise SandboxUnavailable(f"cannot start the sandbox worker: {exc}") from exc
+        finally:
+            child.close()
+            log.close()
+        self.control = parent
+        self.ready = False
+
+    def log_tail(self) -> str:
+        try:
+            return (self.root / "pool.log").read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def _event(self, wanted: Callable[[dict[str, Any]], bool], deadline: float) -> dict[str, Any]:
+        assert self.control is not None
+        while True:
+            event = wire.recv(self.control, self.message_limit, deadline)
+            if type(event) is not dict:
+                raise wire.WireError("an event that is not an object")
+            if event.get("event") == "gone":
+                self.events.setdefault(str(event.get("sid")), []).append("gone")
+            if wanted(event):
+                return event
+
+    def ensure_ready(self) -> None:
+        """Wait for the pool; raises :class:`SandboxUnavailable` (never the submission's fault:
+        no submission code has run in it)."""
+        with self.lock:
+            if self.closed:
+                raise SandboxUnavailable("the sandbox pool is closed")
+            if self.process is None:
+                self.start()
+            if self.ready:
+                return
+            try:
+                event = self._event(lambda e: e.get("event") == "ready", time.monotonic() + STARTUP_TIMEOUT)
+            except (wire.WireError, wire.WireTimeout, wire.WireClosed, OSError) as exc:
+                self._kill()
+                raise SandboxUnavailable(f"the sandbox did not start ({exc}); its log:\n{self.log_tail()}") from exc
+            self.confinement = [str(c) for c in event.get("confinement", [])]
+            self.problems = [str(p) for p in event.get("problems", [])]
+            self.ready = True
+
+    def _request(self, message: dict[str, Any], fds: list[int] | None = None, wanted: str | None = None) -> None:
+        self.ensure_ready()
+        with self.lock:
+            assert self.control is not None
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            try:
+                wire.send(self.control, message, self.message_limit, fds, deadline)
+                if wanted is not None:
+                    self._event(lambda e: e.get("event") == wanted and e.get("sid") == message["sid"], deadline)
+            except (wire.WireError, wire.WireTimeout, wire.WireClosed, OSError) as exc:
+                self._kill()
+                raise SandboxUnavailable(
+                    f"the sandbox pool stopped answering ({exc}); its log:\n{self.log_tail()}"
+                ) from exc
+
+    def open(self, submission_root: Path, on_flag: Callable[[str], None] = lambda flag: None) -> Sandbox:
+        """A sandbox for one submission: its sanitised copy is made now, its process tree on first use."""
+        self.prepare()
+        with self.lock:
+            self.counter += 1
+            sid = f"s{self.counter}"
+        return Sandbox(self.task, submission_root, pool=self, sid=sid, on_flag=on_flag)
+
+    def open_tree(self, sid: str, stage: Path, scratch: Path, control: socket.socket, cgroup_fds: list[int]) -> None:
+        self.events.pop(sid, None)
+        self._request(
+            {"op": "open", "sid": sid, "stage": str(stage), "scratch": str(scratch)},
+            [control.fileno(), *cgroup_fds],
+            wanted="opened",
+        )
+
+    def kill_tree(self, sid: str) -> None:
+        if self.process is None or not self.ready:
+            return
+        with contextlib.suppress(SandboxUnavailable):
+            self._request({"op": "kill", "sid": sid})
+
+    def _kill(self) -> None:
+        process, self.process, self.ready = self.process, None, False
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if process is None:
+            return
+        if self.cgroups is not None:
+            self.cgroups.kill()
+        for _ in range(3):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            try:
+                process.wait(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            if self.process is not None and self.ready and self.control is not None:
+                try:
+                    wire.send(self.control, {"op": "exit"}, self.message_limit, deadline=time.monotonic() + 2)
+                    self.process.wait(timeout=2)
+                except (OSError, wire.WireError, subprocess.TimeoutExpired):
+                    pass
+            self._kill()
+        if self.cgroups is not None:
+            self.cgroups.remove()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 class Sandbox:
-    """One task's sandbox. ``start()`` early (it warms in the background), ``connect()`` per test."""
+    """One submission's sandbox. ``start()`` early (the pool warms in the background),
+    ``connect()`` per test. Without a ``pool`` it makes a private one (one submission graded)."""
 
     def __init__(
         self,
         task: Task,
         submission_root: Path,
         *,
+        pool: SandboxPool | None = None,
+        sid: str = "s0",
         namespaces: bool = True,
         landlock: bool = True,
         on_flag: Callable[[str], None] = lambda flag: None,
     ) -> None:
+        self.own_pool = pool is None
+        self.pool = pool if pool is not None else SandboxPool(task, namespaces=namespaces, landlock=landlock)
         self.task = task
+        self.sid = sid
         self.limits = task.manifest.limits
         self.message_limit = self.limits.message_mb * 1024 * 1024
         self.output_cap = self.limits.output_mb * 1024 * 1024
         self.submission_root = submission_root
-        self.namespaces = namespaces
-        self.landlock = landlock
         self.on_flag = on_flag
-        self.root = Path(tempfile.mkdtemp(prefix=f"rlgrade-{task.name}-"))
-        os.chmod(self.root, 0o755)
-        self.submission_dir = self.root / "submission"
-        self.public_dir = self.root / "public"
-        self.runtime_dir = self.root / "runtime"
-        self.scratch = self.root / "scratch"
+        self.root = self.pool.root
+        self.public_dir = self.pool.public_dir
+        self.submission_dir = self.pool.stage / sid
+        self.scratch = self.pool.scratch / sid
         self.outputs = self.scratch / ".output"
-        self.process: subprocess.Popen[bytes] | None = None
         self.control: socket.socket | None = None
         self.ready = False
         self.confinement: list[str] = []
@@ -225,8 +460,9 @@ class Sandbox:
         if self.prepared:
             return
         self.prepared = True
+        self.pool.prepare()
         package = self.task.package
-        findings = root_findings(self.submission_root, package)
+        findings = root_findings(self.submission_root, package) if self.submission_root.is_dir() else []
         self.submission_dir.mkdir()
         source = self.submission_root / package
         module = self.submission_root / f"{package}.py"
@@ -243,130 +479,57 @@ class Sandbox:
             self.copy_error = SubmissionProtocolError(f"the submission cannot be copied: {exc}")
         if findings:
             self.on_flag("tamper")
-        copy_public(self.task, self.public_dir)
-        runtime = self.runtime_dir / "rlgrade_runtime"
-        runtime.mkdir(parents=True)
-        here = Path(__file__).parent
-        (runtime / "__init__.py").write_text("")
-        (self.runtime_dir / "home").mkdir()
-        for name in ("wire.py", "worker.py"):
-            shutil.copyfile(here / name, runtime / name)
         self.scratch.mkdir(mode=0o777)
+        os.chmod(self.scratch, 0o777)
         self.outputs.mkdir()
-        (self.root / "newroot").mkdir()
-
-    def _config(self, control_fd: int) -> Path:
-        limits = self.limits
-        interpreter = python_dirs()
-        config = {
-            "control_fd": control_fd,
-            "message_limit": self.message_limit,
-            "limits": {
-                "memory_mb": limits.memory_mb,
-                "output_mb": limits.output_mb,
-                "open_files": limits.open_files,
-                "processes": limits.processes,
-                "task_timeout": limits.task_timeout,
-            },
-            "namespaces": self.namespaces,
-            "landlock": self.landlock,
-            "python_dirs": interpreter,
-            "private_root": str(self.root / "newroot") if self.namespaces else "",
-            "read_paths": [
-                *interpreter,
-                *SYSTEM_READ,
-                *ETC_READ,
-                str(self.submission_dir),
-                str(self.public_dir),
-                str(self.runtime_dir),
-            ],
-            "write_paths": [str(self.scratch)],
-            "devices": DEVICES,
-            "roots": [str(self.submission_dir), str(self.public_dir)],
-            "preload": list(self.task.manifest.preload),
-            "cgroup_procs": self.cgroups.procs if self.cgroups else [],
-            "cgroup_controllers": self.cgroups.controllers if self.cgroups else [],
-        }
-        self.counter += 1
-        path = self.root / f"config-{self.counter}.json"
-        path.write_text(json.dumps(config))
-        return path
 
     def start(self) -> None:
-        """Start the worker without waiting for it (it imports the preloads meanwhile)."""
+        """Make the copy and start the pool's warm-up (the tree is forked on first use)."""
         self.prepare()
-        if self.process is not None or self.copy_error is not None:
-            return
+        self.pool.start()
+
+    def _open(self) -> None:
         if self.cgroups is None:
             self.cgroups = make_cgroups(
-                self.root.name, {"pids": self.limits.processes, "memory": self.limits.memory_mb * 1024 * 1024}
+                f"{self.pool.root.name}-{self.sid}",
+                {"pids": self.limits.processes, "memory": self.limits.memory_mb * 1024 * 1024},
             )
-        parent, child = socket.socketpair()
-        log = open(self.root / "worker.log", "ab")  # noqa: SIM115 - handed to the child
-        # Nothing the worker does before it is ready may read a file the submission could have
-        # planted (it writes only in scratch, and may have before a restart): the worker starts
-        # in the read-only runtime folder with an empty read-only home.
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "HOME": str(self.runtime_dir / "home"),
-            "TMPDIR": str(self.scratch),
-            "PYTHONHASHSEED": "0",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-        }
+        ours, theirs = socket.socketpair()
+        fds = []
         try:
-            # -s -P -B with a fully constructed environment is -I but for PYTHONHASHSEED, which
-            # keeps string hashing (set order) the same from run to run.
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-s",
-                    "-P",
-                    "-B",
-                    "-c",
-                    BOOT,
-                    str(self.runtime_dir),
-                    str(self._config(child.fileno())),
-                ],
-                cwd=self.runtime_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                pass_fds=[child.fileno()],
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise SandboxUnavailable(f"cannot start the sandbox worker: {exc}") from exc
+            for procs in self.cgroups.procs:
+                fds.append(os.open(procs, os.O_WRONLY | os.O_CLOEXEC))
+            self.pool.open_tree(self.sid, self.submission_dir, self.scratch, theirs, fds)
+        except BaseException:
+            ours.close()
+            raise
         finally:
-            child.close()
-            log.close()
-        self.control = parent
-        self.ready = False
+            theirs.close()
+            for fd in fds:
+                os.close(fd)
+        self.control = ours
         self.exits.clear()
-
-    def _worker_log(self) -> str:
-        try:
-            return (self.root / "worker.log").read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
 
     def ensure_ready(self) -> None:
         if self.copy_error is not None:
             self.on_flag(self.copy_error.kind)
             raise SubmissionProtocolError(self.copy_error.message)
-        if self.process is None:
-            self.start()
+        self.prepare()
+        self.pool.ensure_ready()
+        if self.pool.problems:
+            from .errors import TaskError
+
+            raise TaskError("; ".join(self.pool.problems))
         if self.ready:
             return
+        if self.control is None:
+            self._open()
         try:
             event = self._next_event(lambda e: e.get("event") == "ready", time.monotonic() + STARTUP_TIMEOUT)
         except (wire.WireError, wire.WireTimeout, wire.WireClosed, OSError) as exc:
             self.kill()
             raise SandboxUnavailable(
-                f"the sandbox worker did not start ({exc}); its log:\n{self._worker_log()}"
+                f"the submission's sandbox did not start ({exc}); the pool's log:\n{self.pool.log_tail()}"
             ) from exc
         self.confinement = [str(c) for c in event.get("confinement", [])]
         self.ready = True
@@ -429,7 +592,7 @@ class Sandbox:
 
     def clean(self) -> None:
         """Kill whatever the last test left running in the sandbox."""
-        if self.process is None or not self.ready:
+        if self.control is None or not self.ready:
             return
         try:
             self._control_call({"op": "clean"}, "cleaned", time.monotonic() + 10)
@@ -476,35 +639,31 @@ class Sandbox:
     # -- ending ------------------------------------------------------------------------------------
 
     def kill(self) -> None:
-        """Kill the worker and every process it started; the next test starts a new one."""
-        process, self.process, self.ready = self.process, None, False
-        if self.control is not None:
-            self.control.close()
-            self.control = None
-        if process is None:
-            return
+        """Kill this submission's process tree; its next test gets a new one."""
+        control, self.control, self.ready = self.control, None, False
+        if control is not None:
+            control.close()
+            self.pool.kill_tree(self.sid)
         if self.cgroups is not None:
             self.cgroups.kill()
-        for _ in range(3):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            try:
-                process.wait(timeout=5)
-                break
-            except subprocess.TimeoutExpired:
-                continue
 
     def close(self) -> None:
-        if self.process is not None and self.ready and self.control is not None:
+        if self.control is not None and self.ready:
             try:
                 wire.send(self.control, {"op": "exit"}, self.message_limit, deadline=time.monotonic() + 2)
-                self.process.wait(timeout=2)
-            except (OSError, wire.WireError, subprocess.TimeoutExpired):
+                with contextlib.suppress(wire.WireError, wire.WireTimeout, wire.WireClosed, OSError):
+                    while True:  # until the tree closes its end: it has killed everything it ran
+                        wire.recv(self.control, self.message_limit, time.monotonic() + 2)
+            except (OSError, wire.WireError):
                 pass
         self.kill()
         if self.cgroups is not None:
             self.cgroups.remove()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self.own_pool:
+            self.pool.close()
+        else:
+            shutil.rmtree(self.submission_dir, ignore_errors=True)
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 class SandboxConnection:

@@ -150,6 +150,37 @@ def modules(names):
     return {name: name in sys.modules for name in names}
 
 
+def importable(names):
+    import importlib
+
+    found = {}
+    for name in names:
+        try:
+            importlib.import_module(name)
+            found[name] = True
+        except ImportError:
+            found[name] = False
+    return found
+
+
+def listdir_or_none(path):
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return None
+
+
+def kill_everything():
+    for pid in range(2, 4000):
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return True
+
+
 def environment():
     return dict(os.environ)
 """
@@ -373,3 +404,115 @@ def test_output_is_capped_and_flagged(sandbox: Sandbox, probe: tuple[Submission,
     assert excinfo.value.is_a("OSError")
     probe[0].close()
     assert "output_truncated" in sandbox.flags
+
+
+def test_only_declared_distributions_and_the_stdlib_are_importable(probe: tuple[Submission, Any]) -> None:
+    """Issue #8: a benchmark package installed beside the grader held the answers, and the sandbox
+    could import it. The probe task declares no dependencies."""
+    _, module = probe
+    found = module.importable(["fractions", "sqlite3", "json", "yaml", "pydantic", "pytest", "pytest_rlgrade"])
+    assert found == {
+        "fractions": True,
+        "sqlite3": True,
+        "json": True,
+        "yaml": False,
+        "pydantic": False,
+        "pytest": False,
+        "pytest_rlgrade": False,
+    }
+
+
+def test_site_packages_shows_only_what_was_declared(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
+    needs(sandbox, "private-root")
+    _, module = probe
+    from pytest_rlgrade.distributions import site_dirs
+
+    for site in site_dirs():
+        listed = module.listdir_or_none(site)
+        assert listed in (None, []), (site, listed)
+
+
+def test_a_declared_distribution_brings_what_it_needs(tmp_path: Path) -> None:
+    task = tmp_path / "tasks" / "probe"
+    (task / "tests").mkdir(parents=True)
+    (task / "task.yaml").write_text("name: probe\npackage: probe\ndependencies: [jsonschema]\n")
+    (tmp_path / "submission" / "probe").mkdir(parents=True)
+    (tmp_path / "submission" / "probe" / "__init__.py").write_text(PROBE)
+    box = Sandbox(load_task(task), tmp_path / "submission")
+    try:
+        box.ensure_ready()
+        submission = open_submission(box)
+        found = submission.module("probe").importable(["jsonschema", "referencing", "rpds", "yaml", "pytest"])
+        submission.close()
+    finally:
+        box.close()
+    assert found == {"jsonschema": True, "referencing": True, "rpds": True, "yaml": False, "pytest": False}
+
+
+@pytest.fixture
+def two_submissions(sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[Sandbox, Sandbox]]:
+    """Two submissions of one task, served by the same warm pool (as the grading engine does)."""
+    boxes = []
+    for name in ("first", "second"):
+        folder = tmp_path / name / "probe"
+        folder.mkdir(parents=True)
+        (folder / "__init__.py").write_text(PROBE + f"\nNAME = {name!r}\n")
+        box = sandbox.pool.open(tmp_path / name)
+        box.start()
+        box.ensure_ready()
+        boxes.append(box)
+    yield boxes[0], boxes[1]
+    for box in boxes:
+        box.close()
+
+
+def test_submissions_of_one_pool_cannot_see_each_other(two_submissions: tuple[Sandbox, Sandbox]) -> None:
+    first, second = two_submissions
+    a, b = open_submission(first), open_submission(second)
+    try:
+        needs(first, "landlock")
+        assert a.module("probe").write(str(a.workdir / "secret.txt")) is True
+        other = b.module("probe")
+        for path in (a.workdir / "secret.txt", first.submission_dir / "probe" / "__init__.py"):
+            with pytest.raises(SubmissionRaised):
+                other.read(str(path))
+        with pytest.raises(SubmissionRaised):
+            other.write(str(a.workdir / "planted.txt"))
+        assert not (a.workdir / "planted.txt").exists()
+        if "private-root" in second.confinement:  # not even the names of the others' folders
+            assert other.listdir_or_none(str(first.pool.stage)) in (None, [second.sid])
+            assert other.listdir_or_none(str(first.pool.scratch)) in (None, [second.sid])
+            assert other.exists(str(first.submission_dir)) is False
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_submission_cannot_signal_its_neighbour(two_submissions: tuple[Sandbox, Sandbox]) -> None:
+    first, second = two_submissions
+    needs(first, "pidns")
+    a, b = open_submission(first), open_submission(second)
+    try:
+        victim = a.module("probe")
+        assert victim.remember("alive") == ["alive"]
+        attacker = b.module("probe")
+        # It sees only its own PID namespace: the neighbour's processes are not there to signal.
+        assert len(attacker.processes()) <= 3
+        attacker.kill_everything()
+        assert victim.remember("still") == ["alive", "still"]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_killing_one_submission_leaves_its_neighbour_running(two_submissions: tuple[Sandbox, Sandbox]) -> None:
+    first, second = two_submissions
+    a, b = open_submission(first), open_submission(second)
+    try:
+        assert a.module("probe").remember(1) == [1]
+        with pytest.raises(SubmissionTimeout):
+            b.module("probe").hang()
+        assert a.module("probe").remember(2) == [1, 2]  # the same process, untouched
+    finally:
+        a.close()
+        b.close()

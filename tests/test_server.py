@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_rlgrade.worker import Server, exit_code_of, run_module
+from pytest_rlgrade.runtime.worker import Server, exit_code_of, run_module
 
 SUBJECT = "rlgrade_server_subject"
 SUBJECT_SOURCE = '''

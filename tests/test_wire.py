@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_rlgrade import wire
-from pytest_rlgrade.wire import WireClosed, WireError, WireTimeout
+from pytest_rlgrade.runtime import wire
+from pytest_rlgrade.runtime.wire import WireClosed, WireError, WireTimeout
 
 LIMIT = 1 << 16
 

@@ -316,9 +316,18 @@ def private_root(newroot: str, read: list[str], write: list[str], devices: list[
     return done
 
 
-def landlock(read: list[str], write: list[str], devices: list[str]) -> bool:
-    """Restrict this process and its descendants; False where the kernel has no Landlock."""
-    abi = _libc.syscall(SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version; 0 (or less) where it has none."""
+    return int(_libc.syscall(SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1)))
+
+
+def landlock(read: list[str], write: list[str], devices: list[str], listed: tuple[str, ...] = ()) -> bool:
+    """Restrict this process and its descendants; False where the kernel has no Landlock.
+
+    ``listed``: folders that may be listed (not read) beneath, where only some entries are in
+    ``read`` (the standard library's folder, site-packages): the import system lists a folder
+    before it finds a module in it."""
+    abi = landlock_abi()
     if abi < 1:
         return False
     handled = (1 << 13) - 1
@@ -338,6 +347,7 @@ def landlock(read: list[str], write: list[str], devices: list[str]) -> bool:
     )
     reading = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
     rules = [(p, reading) for p in read] + [(p, handled & ~_FS_SPECIAL) for p in write]
+    rules += [(p, _FS_READ_DIR) for p in listed]
     rules += [(p, reading | _FS_WRITE_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV) for p in devices]
     try:
         for path, access in rules:
@@ -503,25 +513,203 @@ def _descendants(root: int) -> list[int]:
     return sorted(found)
 
 
+def _wait_for(pid: int) -> int:
+    while True:
+        try:
+            _pid, status = os.waitpid(pid, 0)
+            return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
+        except InterruptedError:
+            continue
+
+
+def hide_siblings(root: str, own: str, writable: bool) -> None:
+    """In this process's mount namespace, leave only ``own`` (a folder right under ``root``)
+    visible in ``root``: a fresh tmpfs covers ``root`` and ``own`` is bound back at its place, so a
+    submission cannot even list the other submissions' copies or scratch folders."""
+    fd = os.open(own, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,mode=755")
+        os.mkdir(own, 0o755)
+        _mount(f"/proc/self/fd/{fd}", own, None, _MS_BIND | _MS_REC)
+        flags = _MS_REMOUNT | _MS_BIND | _MS_NOSUID | (0 if writable else _MS_RDONLY)
+        with contextlib.suppress(OSError):
+            _mount(None, own, None, flags)
+    finally:
+        os.close(fd)
+
+
+def enter_submission(
+    config: dict[str, Any], request: dict[str, Any], cgroup_fds: list[int], isolated: bool
+) -> list[str]:
+    """Confine this process to one submission, before any of its code runs (trusted).
+
+    Called in a fresh child of the pool, in new PID, mount, IPC, network and UTS namespaces where
+    ``isolated``: joins the submission's own cgroups, starts its CPU clock, hides every other
+    submission's copy and scratch, mounts a /proc of its own PID namespace, adds a Landlock layer
+    (the only one: the pool has none, since Landlock forbids mounting) that reads only its own
+    copy and writes only its own scratch, and keeps its signals and abstract sockets from reaching
+    the pool or a sibling; drops every capability. Returns what is in
+    force for this submission."""
+    pool = config["pool_confinement"]
+    confinement = [c for c in pool if not c.startswith("cgroup:")]
+    joined = []
+    for fd, controller in zip(cgroup_fds, config["cgroup_controllers"], strict=False):
+        try:
+            os.write(fd, b"0")  # 0: the writing process
+            joined.append(f"cgroup:{controller}")
+        except OSError as exc:
+            print(f"cgroup {controller} not joined: {exc}", file=sys.stderr)
+        finally:
+            os.close(fd)
+    confinement += joined
+    cpu = int(config["limits"]["task_timeout"]) + 5
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu if hard == resource.RLIM_INFINITY else min(cpu, hard)))
+    stage, scratch = request["stage"], request["scratch"]
+    if isolated and "private-root" in pool:
+        hide_siblings(config["stage_root"], stage, writable=False)
+        hide_siblings(config["scratch_root"], scratch, writable=True)
+        _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    elif not isolated:
+        confinement = [c for c in confinement if c not in ("pidns", "procfs", "private-root")]
+    if "landlock" in pool:
+        read = [*config["system_read"], stage]
+        try:
+            if not landlock(read, [scratch], config["devices"], tuple(config["python_dirs"])):
+                confinement.remove("landlock")
+        except OSError as exc:
+            print(f"landlock not applied: {exc}", file=sys.stderr)
+            confinement.remove("landlock")
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    if "userns" in pool:
+        try:
+            drop_capabilities()
+        except OSError as exc:
+            print(f"capabilities not dropped: {exc}", file=sys.stderr)
+    os.environ["TMPDIR"] = scratch
+    sys.path[:] = [p for p in sys.path if p not in config["roots"]] + [stage, *config["roots"]]
+    importlib.invalidate_caches()
+    return confinement
+
+
+class Pool:
+    """The warm process submissions fork from: it has imported the task's preloads and never runs
+    submission code. ``open`` forks a fresh process tree for one submission (see
+    :func:`enter_submission`), which then serves as that submission's :class:`Zygote` on a control
+    socket of its own; ``kill`` ends one submission's tree; ``exit`` ends them all."""
+
+    def __init__(self, control: socket.socket, config: dict[str, Any]) -> None:
+        self.control = control
+        self.config = config
+        self.limit = int(config["message_limit"])
+        self.submissions: dict[int, str] = {}  # pid of each submission's tree -> its id
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+
+    def open(self, request: dict[str, Any], fds: list[int]) -> None:
+        sid = str(request["sid"])
+        pool_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                signal.set_wakeup_fd(-1)
+                for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+                    signal.signal(sig, signal.SIG_DFL)
+                os.close(self.wake_r)
+                os.close(self.wake_w)
+                self.control.close()
+                _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                if os.getppid() != pool_pid:
+                    os._exit(1)
+                control = socket.socket(fileno=fds[0])
+                flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS
+                isolated = "userns" in self.config["pool_confinement"] and _libc.unshare(flags) == 0
+                if isolated:
+                    tree = os.fork()
+                    if tree != 0:  # stays as the tree's parent: killing it kills the tree
+                        control.close()
+                        for fd in fds[1:]:
+                            os.close(fd)
+                        os._exit(_wait_for(tree))
+                    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                else:
+                    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+                confinement = enter_submission(self.config, request, fds[1:], isolated)
+                Zygote(control, self.config).run(confinement)
+                code = 0
+            except BaseException as exc:  # trusted code failed: say so in the log, not silently
+                with contextlib.suppress(BaseException):
+                    print(f"opening submission {sid} failed: {exc!r}", file=sys.stderr)
+            os._exit(code)
+        for fd in fds:
+            os.close(fd)
+        self.submissions[pid] = sid
+        wire.send(self.control, {"event": "opened", "sid": sid}, self.limit)
+
+    def kill(self, sid: str) -> None:
+        for pid, other in list(self.submissions.items()):
+            if other == sid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            sid = self.submissions.pop(pid, None)
+            if sid is not None:
+                wire.send(self.control, {"event": "gone", "sid": sid}, self.limit)
+
+    def run(self, confinement: list[str], problems: list[str]) -> None:
+        wire.send(self.control, {"event": "ready", "confinement": confinement, "problems": problems}, self.limit)
+        while True:
+            ready, _, _ = select.select([self.control.fileno(), self.wake_r], [], [])
+            if self.wake_r in ready:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(self.wake_r, 512):
+                        pass
+                self.reap()
+            if self.control.fileno() in ready:
+                fds: list[int] = []
+                try:
+                    request = wire.recv(self.control, self.limit, fds=fds)
+                except (wire.WireClosed, OSError):
+                    request = {"op": "exit"}
+                op = request.get("op") if type(request) is dict else None
+                if op == "open":
+                    self.open(request, fds)
+                elif op == "kill":
+                    self.kill(str(request.get("sid")))
+                else:
+                    for pid in list(self.submissions):
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+                    os._exit(0)
+
+
 def main(config_path: str) -> None:
+    """Start the pool: confine this process as far as every submission of the task will be, import
+    the preloads, then serve ``open`` requests (see :class:`Pool`)."""
     with open(config_path) as f:
         config = json.load(f)
     control = socket.socket(fileno=int(config["control_fd"]))
     confinement = set_limits(config["limits"])
-    confinement += join_cgroups(config["cgroup_procs"], config["cgroup_controllers"])
+    confinement += join_cgroups(config["cgroup_procs"], config["pool_cgroup_controllers"])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the file-size cap: EFBIG, not death
     if config["namespaces"] and enter_namespaces():
         confinement += ["userns", "pidns", "netns"]
-        zygote_pid = os.fork()
-        if zygote_pid != 0:
+        pool_pid = os.fork()
+        if pool_pid != 0:
             control.close()
-            while True:
-                try:
-                    _pid, status = os.waitpid(zygote_pid, 0)
-                    break
-                except InterruptedError:
-                    continue
-            os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+            os._exit(_wait_for(pool_pid))
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if config["private_root"]:
             confinement += private_root(
@@ -529,25 +717,23 @@ def main(config_path: str) -> None:
             )
     else:
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    if config["landlock"]:
-        try:
-            if landlock(config["read_paths"], config["write_paths"], config["devices"]):
-                confinement.append("landlock")
-        except OSError as exc:
-            print(f"landlock not applied: {exc}", file=sys.stderr)
-    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no ptrace of the zygote by its own children
-    if "userns" in confinement:
-        try:
-            drop_capabilities()
-        except OSError as exc:
-            print(f"capabilities not dropped: {exc}", file=sys.stderr)
+    # Landlock forbids mounting once applied, and each submission's process builds mounts of its
+    # own: so each submission applies it for itself (see enter_submission); the pool only checks
+    # that the kernel has it. The pool runs no submission code.
+    if config["landlock"] and landlock_abi() >= 1:
+        confinement.append("landlock")
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no ptrace of the pool by the submissions it forks
+    # Capabilities stay (in the pool's own user namespace only) until each submission's process
+    # has built its mounts: it drops them before any submission code runs.
     scrub_sys_path(config["python_dirs"], config["roots"])
+    problems = []
     for name in config["preload"]:
         try:
             importlib.import_module(name)
-        except Exception as exc:  # the submission will meet the same error itself
-            print(f"preload {name} failed: {exc!r}", file=sys.stderr)
-    Zygote(control, config).run(confinement)
+        except Exception as exc:  # the task's mistake: the supervisor makes it a task error
+            problems.append(f"preload {name!r} does not import in the sandbox: {type(exc).__name__}: {exc}")
+    config["pool_confinement"] = confinement
+    Pool(control, config).run(confinement, problems)
 
 
 if __name__ == "__main__":  # pragma: no cover
