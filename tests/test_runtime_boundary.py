@@ -31,7 +31,8 @@ def test_runtime_is_standard_library_only(path: Path) -> None:
     for line, module, level in imported_modules(path):
         top = module.split(".")[0]
         if level:  # relative: only within the runtime subpackage itself
-            assert level == 1 and (not module or top in own), f"{path.name}:{line}: from {'.' * level}{module}"
+            assert level == 1, f"{path.name}:{line}: from {'.' * level}{module}"
+            assert not module or top in own, f"{path.name}:{line}: from .{module}"
         else:
             assert top in sys.stdlib_module_names or top in own, f"{path.name}:{line}: import {module}"
 
