@@ -16,7 +16,7 @@ SDK's own request building, error mapping and response parsing run offline:
 
 The client is built with ``max_retries=0`` (the SDK would otherwise retry a 529 itself). Every
 request served is appended to ``.simulated_anthropic_requests.jsonl`` in the current directory:
-``{"call", "request" (normalized), "status", "response"}``.
+``{"call", "request" (normalized), "status", "malformed", "response"}``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .simulation import SimulatedRequestError
 
 REQUEST_LOG = ".simulated_anthropic_requests.jsonl"
 SIMULATED_API_KEY = "simulated-anthropic-key"
-_state: dict[str, Any] = {"calls": 0, "seen": {}}
+_state: dict[str, Any] = {"calls": 0, "spent": set()}
 
 
 def is_simulated() -> bool:
@@ -112,15 +112,13 @@ def overloaded(call: int, settings: dict[str, Any]) -> bool:
     return isinstance(calls, list) and call in calls
 
 
-def simulate(request: dict[str, Any], seen_before: int = 0, settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The Messages response JSON for a normalized request (``seen_before``: how many times this
-    very request was answered before in this process)."""
-    settings = {} if settings is None else settings
+def simulate(request: dict[str, Any], malformed: bool = False) -> dict[str, Any]:
+    """The Messages response JSON for a normalized request (``malformed``: a judge answer that
+    misses the requested schema)."""
     model, system, messages, schema = request["model"], request["system"], request["messages"], request["schema"]
     if schema is not None:
-        prompt = messages[-1]["content"]
-        if simulation.malformed_for(prompt, seen_before, settings):
-            text = simulation.malformed_answer(schema, simulation.digest(model, messages, seen_before))
+        if malformed:
+            text = simulation.malformed_answer(schema, simulation.digest(model, messages))
         else:
             text = simulation.structured_answer(schema, model, system, messages)
     else:
@@ -173,16 +171,17 @@ def _handle(http_request: Any) -> Any:
     if overloaded(call, settings):
         simulation.append_log(REQUEST_LOG, {"call": call, "request": request, "status": 529, "response": None})
         return _error(529, "overloaded_error", "Overloaded")
-    key = simulation.digest(request)
-    seen = _state["seen"].get(key, 0)
-    _state["seen"][key] = seen + 1
+    schema = request["schema"]
+    malformed = schema is not None and simulation.judge_malformed(
+        request["messages"][-1]["content"], schema, settings, _state["spent"]
+    )
     try:
-        answer = simulate(request, seen, settings)
+        answer = simulate(request, malformed)
     except SimulatedRequestError as exc:
         simulation.append_log(REQUEST_LOG, {"call": call, "request": request, "status": 400, "error": str(exc)})
         return _error(400, "invalid_request_error", str(exc))
     simulation.append_log(
-        REQUEST_LOG, {"call": call, "request": request, "status": 200, "seen_before": seen, "response": answer}
+        REQUEST_LOG, {"call": call, "request": request, "status": 200, "malformed": malformed, "response": answer}
     )
     return httpx2.Response(200, json=answer)
 

@@ -20,7 +20,9 @@ import argparse
 import importlib.util
 import json
 import math
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -106,6 +108,11 @@ def explore(at: Any, max_options: int) -> list[dict[str, Any]]:
 
 
 def probe(app: str | None, max_options: int) -> dict[str, Any]:
+    # AppTest makes a temporary folder when imported; the sandbox's TMPDIR may not let a process
+    # create folders at its top, the working folder always does.
+    scratch = os.path.join(os.getcwd(), ".dashboard_probe_tmp")
+    os.makedirs(scratch, exist_ok=True)
+    tempfile.tempdir = scratch
     from streamlit.testing.v1 import AppTest
 
     report: dict[str, Any] = {"app": None, "error": None, "exceptions": [], "views": []}

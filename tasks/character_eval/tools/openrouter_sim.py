@@ -14,7 +14,7 @@ without it, the SDK is given an HTTP transport that never touches the network an
   ``simulator.json``); ``{"type": "json_object"}`` gets a JSON object.
 
 Every request served is appended to ``.simulated_openrouter_requests.jsonl`` in the current
-directory: ``{"call", "request" (normalized), "status", "response"}``.
+directory: ``{"call", "request" (normalized), "status", "malformed", "response"}``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ REQUEST_LOG = ".simulated_openrouter_requests.jsonl"
 SIMULATED_API_KEY = "simulated-openrouter-key"
 CREATED = 1_767_225_600  # a fixed timestamp: answers must not depend on the clock
 _MODEL = re.compile(r"[a-z0-9][a-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._:-]*")
-_state: dict[str, Any] = {"calls": 0, "seen": {}}
+_state: dict[str, Any] = {"calls": 0, "spent": set()}
 
 
 def is_simulated() -> bool:
@@ -90,13 +90,13 @@ def normalize_request(body: Any) -> dict[str, Any]:
     }
 
 
-def simulate(request: dict[str, Any], seen_before: int = 0, settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The chat completion JSON for a normalized request."""
-    settings = {} if settings is None else settings
+def simulate(request: dict[str, Any], malformed: bool = False) -> dict[str, Any]:
+    """The chat completion JSON for a normalized request (``malformed``: a judge answer that
+    misses the requested schema)."""
     model, system, messages, schema = request["model"], request["system"], request["messages"], request["schema"]
     if schema is not None:
-        if simulation.malformed_for(messages[-1]["content"], seen_before, settings):
-            text = simulation.malformed_answer(schema, simulation.digest(model, messages, seen_before))
+        if malformed:
+            text = simulation.malformed_answer(schema, simulation.digest(model, messages))
         elif schema == {}:
             text = json.dumps({"answer": simulation.plain_answer(model, system, messages)})
         else:
@@ -137,16 +137,17 @@ def _handle(http_request: Any) -> Any:
         simulation.append_log(REQUEST_LOG, {"call": call, "request": None, "status": 400, "error": str(exc)})
         return httpx2.Response(400, json={"error": {"code": 400, "message": str(exc)}})
     settings = simulation.load_settings()
-    key = simulation.digest(request)
-    seen = _state["seen"].get(key, 0)
-    _state["seen"][key] = seen + 1
+    schema = request["schema"]
+    malformed = schema is not None and simulation.judge_malformed(
+        request["messages"][-1]["content"], schema, settings, _state["spent"]
+    )
     try:
-        answer = simulate(request, seen, settings)
+        answer = simulate(request, malformed)
     except SimulatedRequestError as exc:
         simulation.append_log(REQUEST_LOG, {"call": call, "request": request, "status": 400, "error": str(exc)})
         return httpx2.Response(400, json={"error": {"code": 400, "message": str(exc)}})
     simulation.append_log(
-        REQUEST_LOG, {"call": call, "request": request, "status": 200, "seen_before": seen, "response": answer}
+        REQUEST_LOG, {"call": call, "request": request, "status": 200, "malformed": malformed, "response": answer}
     )
     return httpx2.Response(200, json=answer)
 

@@ -73,9 +73,9 @@ def load_settings() -> dict[str, Any]:
 
     ``{"anthropic": {"overloaded": true}}`` answers every Anthropic call with HTTP 529,
     ``{"anthropic": {"overloaded_calls": [1, 3]}}`` only the first and third of this process;
-    ``{"judge": {"malformed_once": ["word"], "malformed_always": ["other"]}}`` gives a judge prompt
-    (a request with a schema) that contains ``word`` a malformed answer the first time it is asked,
-    and one containing ``other`` a malformed answer every time.
+    ``{"judge": {"malformed_once": ["word"], "malformed_always": ["other"]}}`` gives the first
+    request for each schema whose prompt contains ``word`` an answer that misses the schema, and
+    every request whose prompt contains ``other`` such an answer.
     """
     try:
         data = json.loads(Path(SETTINGS_FILE).read_text(encoding="utf-8"))
@@ -239,16 +239,23 @@ def structured_answer(schema: dict[str, Any], model: str, system: str | None, me
     return json.dumps(fill_schema(schema, key, _words(prompt) + _words(system or "")))
 
 
-def malformed_for(prompt: str, seen_before: int, settings: dict[str, Any]) -> bool:
-    """Whether the judge's answer to ``prompt`` is malformed under ``settings`` (``seen_before``:
-    how many times this very request was answered before in this process)."""
-    judge = settings.get("judge") if isinstance(settings.get("judge"), dict) else {}
-    assert isinstance(judge, dict)
+def judge_malformed(prompt: str, schema: dict[str, Any], settings: dict[str, Any], spent: set[str]) -> bool:
+    """Whether the judge answers a request for ``schema`` with ``prompt`` malformed, under
+    ``settings``: always when the prompt holds a ``malformed_always`` word; the first time for each
+    ``malformed_once`` word and schema (``spent`` remembers those already used in this process)."""
+    judge = settings.get("judge")
+    if not isinstance(judge, dict):
+        return False
     always = [w for w in judge.get("malformed_always", []) if isinstance(w, str) and w]
     once = [w for w in judge.get("malformed_once", []) if isinstance(w, str) and w]
     if any(w in prompt for w in always):
         return True
-    return seen_before == 0 and any(w in prompt for w in once)
+    for trigger in once:
+        key = digest(trigger, schema)
+        if trigger in prompt and key not in spent:
+            spent.add(key)
+            return True
+    return False
 
 
 def text_of(content: Any, where: str) -> str:

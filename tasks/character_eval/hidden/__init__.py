@@ -1,0 +1,1 @@
+"""Trusted ground truth of the character_eval task (never copied into the sandbox)."""

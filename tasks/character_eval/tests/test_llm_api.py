@@ -1,0 +1,157 @@
+"""The LLM wrapper: routing, thinking, fallback on overload, structured responses, env loading."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from character_eval_oracle import (
+    ANTHROPIC_LOG,
+    BAD_MODELS,
+    FALLBACK,
+    OPENROUTER_LOG,
+    PRIMARY,
+    THINKING,
+    USER_MODEL,
+    answered,
+    served,
+    text_of_anthropic,
+    text_of_openrouter,
+    word,
+    write_settings,
+)
+
+
+def _prompt(rng):
+    return " ".join(word(rng) for _ in range(rng.randint(6, 12)))
+
+
+def _result(value):
+    assert isinstance(value, dict), f"complete() should return a pydantic model (LLMResult), got {value!r}"
+    return value
+
+
+def test_primary_model_thinks(submission, rlgrade_rng):
+    api = submission.module("character_eval.llm_api")
+    prompt, system = _prompt(rlgrade_rng), _prompt(rlgrade_rng)
+    result = _result(api.complete(PRIMARY, [{"role": "user", "content": prompt}], system=system))
+    (entry,) = answered(served(submission, ANTHROPIC_LOG))
+    request = entry["request"]
+    assert request["model"] == "claude-sonnet-4-20250514", request["model"]
+    assert request["thinking"] == THINKING, f"thinking was {request['thinking']!r}"
+    assert request["max_tokens"] > THINKING["budget_tokens"]
+    assert request["system"] == system
+    assert request["messages"] == [{"role": "user", "content": prompt}]
+    assert result.get("text") == text_of_anthropic(entry["response"]), "text should be the text block's, not the thinking"
+    assert result.get("model") == PRIMARY
+    assert result.get("fell_back") is False
+    assert served(submission, OPENROUTER_LOG) == []
+
+
+def test_overload_falls_back_to_openrouter(submission, rlgrade_rng):
+    write_settings(submission, {"anthropic": {"overloaded": True}})
+    api = submission.module("character_eval.llm_api")
+    messages = [{"role": "user", "content": _prompt(rlgrade_rng)}]
+    system = _prompt(rlgrade_rng)
+    result = _result(api.complete(PRIMARY, messages, system=system))
+    tried = served(submission, ANTHROPIC_LOG)
+    assert [e["status"] for e in tried] == [529], f"expected one overloaded Anthropic call, got {tried}"
+    (entry,) = answered(served(submission, OPENROUTER_LOG))
+    assert entry["request"]["model"] == "anthropic/claude-sonnet-4"
+    assert entry["request"]["messages"] == messages
+    assert entry["request"]["system"] == system
+    assert result.get("text") == text_of_openrouter(entry["response"])
+    assert result.get("model") == FALLBACK
+    assert result.get("fell_back") is True
+
+
+def test_openrouter_models_go_to_openrouter(submission, rlgrade_rng):
+    api = submission.module("character_eval.llm_api")
+    for model in (USER_MODEL, FALLBACK):
+        messages = [{"role": "user", "content": _prompt(rlgrade_rng)}]
+        result = _result(api.complete(model, messages))
+        entry = answered(served(submission, OPENROUTER_LOG))[-1]
+        assert entry["request"]["model"] == model.removeprefix("openrouter/")
+        assert entry["request"]["messages"] == messages
+        assert result.get("text") == text_of_openrouter(entry["response"])
+        assert result.get("model") == model
+    assert served(submission, ANTHROPIC_LOG) == []
+
+
+def _schema(rng):
+    kinds = [
+        {"type": "string"},
+        {"type": "integer", "minimum": rng.randint(0, 3), "maximum": rng.randint(5, 9)},
+        {"type": "boolean"},
+        {"type": "string", "enum": [word(rng, 2) for _ in range(3)]},
+        {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3},
+    ]
+    names = []
+    while len(names) < rng.randint(2, 4):
+        name = word(rng, 2)
+        if name not in names:
+            names.append(name)
+    properties = {name: rng.choice(kinds) for name in names}
+    return {
+        "title": f"probe_{word(rng, 2)}",
+        "type": "object",
+        "properties": properties,
+        "required": names,
+        "additionalProperties": False,
+    }
+
+
+@pytest.mark.parametrize("model", [PRIMARY, FALLBACK])
+def test_structured_response_is_parsed(submission, rlgrade_rng, model):
+    api = submission.module("character_eval.llm_api")
+    schema = _schema(rlgrade_rng)
+    messages = [{"role": "user", "content": _prompt(rlgrade_rng)}]
+    result = _result(api.complete(model, messages, response_schema=schema))
+    log = ANTHROPIC_LOG if model == PRIMARY else OPENROUTER_LOG
+    (entry,) = answered(served(submission, log))
+    assert entry["request"]["schema"] == schema, "the request should carry the response schema"
+    text = text_of_anthropic(entry["response"]) if model == PRIMARY else text_of_openrouter(entry["response"])
+    assert result.get("parsed") == json.loads(text)
+
+
+def test_answer_that_misses_the_schema_is_an_error(submission, rlgrade_rng):
+    trigger = word(rlgrade_rng, 4)
+    write_settings(submission, {"judge": {"malformed_always": [trigger]}})
+    api = submission.module("character_eval.llm_api")
+    schema = _schema(rlgrade_rng)
+    schema["properties"]["score"] = {"type": "integer", "minimum": 1, "maximum": 5}
+    schema["required"].append("score")
+    messages = [{"role": "user", "content": f"{_prompt(rlgrade_rng)} {trigger}"}]
+    with submission.raises("ValueError"):
+        api.complete(rlgrade_rng.choice([PRIMARY, FALLBACK]), messages, response_schema=schema)
+
+
+def test_disallowed_model_is_refused(submission, rlgrade_rng):
+    api = submission.module("character_eval.llm_api")
+    model = rlgrade_rng.choice(BAD_MODELS)
+    with submission.raises("ValueError", match=model.replace(".", r"\.")):
+        api.complete(model, [{"role": "user", "content": _prompt(rlgrade_rng)}])
+    assert served(submission, ANTHROPIC_LOG) == [] and served(submission, OPENROUTER_LOG) == []
+
+
+def test_load_env(submission, rlgrade_rng):
+    names = [f"CE_{word(rlgrade_rng).upper()}_{i}" for i in range(4)]
+    values = [word(rlgrade_rng) for _ in names]
+    lines = [
+        "# settings of the pipeline",
+        f"{names[0]}={values[0]}",
+        "",
+        f'export {names[1]}="{values[1]} {values[1]}"',
+        f"{names[2]}='{values[2]}'",
+        f"{names[3]} = {values[3]}",
+    ]
+    (submission.workdir / "custom.env").write_text("\n".join(lines) + "\n")
+    (submission.workdir / "second.env").write_text(f"{names[0]}=changed\n")
+    env = submission.module("character_eval.load_env")
+    loaded = env.load_env("custom.env")
+    expected = {names[0]: values[0], names[1]: f"{values[1]} {values[1]}", names[2]: values[2], names[3]: values[3]}
+    assert loaded == expected
+    env.load_env("second.env")
+    environ = submission.getattr(submission.module("os"), "environ")
+    for name, value in expected.items():
+        assert environ.get(name) == value, f"os.environ[{name!r}] is {environ.get(name)!r}, expected {value!r}"
