@@ -421,6 +421,8 @@ def _rollout_details(index: int, rollout: Rollout, limit: int) -> str:
         )
         if task.get("error"):
             body.append(f'<p class="error">not graded: {esc(task["error"])}</p>')
+        if task.get("reason"):  # why the submission earned nothing without its tests running
+            body.append(f'<p class="error reason">{esc(task["reason"])}</p>')
         if task.get("metrics"):
             body.append(
                 '<table class="metrics"><tr><th>metric</th><th>value</th><th>baseline</th><th>target</th>'

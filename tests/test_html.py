@@ -245,10 +245,12 @@ def test_reports_with_keys_added_by_hooks_are_read(tmp_path: Path) -> None:
     data = make_report("hooked", ["passed"] * 3, 1.0).model_dump(mode="json")
     data["trainer_step"] = 12
     data["tasks"][0]["instance"] = "problem-3"
+    data["tasks"][0]["reason"] = "no package <pkg> in the submission"
     validate_report_data(data)
     (tmp_path / "hooked.json").write_text(json.dumps(data))
     text = page.render(page.summarize(page.load_rollouts([tmp_path / "hooked.json"])))
-    assert "problem-3" in text
+    assert "instance <code>problem-3</code>" in text
+    assert '<p class="error reason">no package &lt;pkg&gt; in the submission</p>' in text
 
 
 def test_cli_writes_the_page_and_says_what_it_holds(batch_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
