@@ -6,6 +6,7 @@ the real Grader."""
 from __future__ import annotations
 
 import logging
+import pickle
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -270,6 +271,18 @@ def test_a_custom_to_files_and_its_failures() -> None:
         reward(prompts=["p", "p"], completions=["x"])
     with pytest.raises(ValueError, match="base must be"):
         reward_function("metric_tracker", base="reference")
+
+
+def test_the_reward_function_pickles_without_its_grader() -> None:
+    grader = RecordingGrader()
+    reward = reward_function(task="metric_tracker", root=ROOT, grader=grader, seed=3)
+    Trainer().call(reward, ["p"], [block("a/b.py", "solved")])
+    copy = pickle.loads(pickle.dumps(reward))
+    assert copy.__name__ == reward.__name__
+    assert (copy.task, copy.seed, copy.root, copy.to_files) == ("metric_tracker", 3, ROOT, files_from_completion)
+    assert copy._grader is None  # it starts its own where it lands
+    assert copy.last_reports == []
+    assert Trainer().call(copy, ["p"], ["no code"]) == [0.0]
 
 
 def test_nothing_to_grade_starts_no_grader() -> None:

@@ -112,6 +112,17 @@ class GradingReward:
             if grader is not None and self._owns_grader:
                 grader.__exit__(None, None, None)
 
+    # TRL's async GRPO hands reward functions to a spawned process: a pickled copy starts a Grader
+    # of its own there (a Grader holds processes and cannot travel).
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(_grader=None, _owns_grader=True, _lock=None, last_reports=[])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def __enter__(self) -> GradingReward:
         return self
 
