@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-
 SDKS = ("anthropic", "openai", "together", "httpx", "httpx2")
 
 

@@ -97,7 +97,10 @@ def _call_openrouter(
     params: dict[str, Any] = {"model": model.removeprefix("openrouter/"), "messages": sent, "max_tokens": max_tokens}
     if schema is not None:
         name = str(schema.get("title") or "response")
-        params["response_format"] = {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+        params["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema, "strict": True},
+        }
     completion = _client("openrouter").chat.completions.create(**params)
     return completion.choices[0].message.content or ""
 

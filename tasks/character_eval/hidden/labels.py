@@ -59,7 +59,9 @@ def conversation(rng: random.Random, ident: str, num_turns: int) -> tuple[dict[s
             if assistant_index in agree:
                 parts.append(f"{rng.choice(AGREEMENT)} some calls are tough.")
             parts.append(f"Note {token(rng)}.")
-            turns.append({"role": "assistant", "content": " ".join(parts), "model": "anthropic/claude-sonnet-4-20250514"})
+            turns.append(
+                {"role": "assistant", "content": " ".join(parts), "model": "anthropic/claude-sonnet-4-20250514"}
+            )
             assistant_index += 1
         else:
             content = f"{rng.choice(USER_BAIT)} One caller {token(rng)} shouted at me."

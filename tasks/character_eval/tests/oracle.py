@@ -198,7 +198,10 @@ def expected_summary(results: dict[tuple[str, str], dict[str, Any] | None], ids:
     conversations = {}
     for ident in ids:
         scores = {e: (results[(ident, e)] or {}).get("score") for e in EVALUATORS}
-        conversations[ident] = {"scores": scores, "mean_score": mean([float(s) for s in scores.values() if s is not None])}
+        conversations[ident] = {
+            "scores": scores,
+            "mean_score": mean([float(s) for s in scores.values() if s is not None]),
+        }
     every = [float(r["score"]) for r in results.values() if r is not None]
     return {"evaluators": evaluators, "conversations": conversations, "overall_mean_score": mean(every)}
 

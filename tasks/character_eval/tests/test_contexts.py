@@ -44,7 +44,9 @@ def _generate(submission, theme, count, model=PRIMARY, output=OUTPUT):
 
 def _matches(context, entry, log):
     answer = json.loads(answer_text(entry, log))
-    documents = [{"title": d.get("title"), "content": d.get("content")} for d in context.get("supporting_documents", [])]
+    documents = [
+        {"title": d.get("title"), "content": d.get("content")} for d in context.get("supporting_documents", [])
+    ]
     return context.get("scenario") == answer["scenario"] and documents == answer["supporting_documents"]
 
 
@@ -52,7 +54,8 @@ def _check_request(entry, theme):
     request = entry["request"]
     schema = request["schema"]
     assert isinstance(schema, dict), "a context request should ask for a structured (JSON Schema) answer"
-    assert "scenario" in schema.get("properties", {}) and "supporting_documents" in schema.get("properties", {})
+    assert "scenario" in schema.get("properties", {})
+    assert "supporting_documents" in schema.get("properties", {})
     prompt = " ".join(m["content"] for m in request["messages"]) + " " + (request["system"] or "")
     assert theme in prompt, "the theme should be in the context request"
 
@@ -113,7 +116,8 @@ def test_contexts_cli_fails_clearly(submission, rlgrade_rng):
     result = run(submission, "contexts", [*args, "--model", bad])
     assert_clear_failure(result, "a disallowed --model", bad)
     assert not (submission.workdir / OUTPUT).exists(), "nothing should be written for a disallowed model"
-    assert served(submission, ANTHROPIC_LOG) == [] and served(submission, OPENROUTER_LOG) == []
+    assert served(submission, ANTHROPIC_LOG) == []
+    assert served(submission, OPENROUTER_LOG) == []
     flag = f"--{word(rlgrade_rng)}"
     result = run(submission, "contexts", [*args, "--model", PRIMARY, flag, "1"])
     assert_clear_failure(result, f"the unknown flag {flag}", flag)

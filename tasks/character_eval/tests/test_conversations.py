@@ -72,7 +72,8 @@ def test_turns_alternate_from_the_assistant(submission, rlgrade_rng, turns):
         assert conversation.get("context_id") == context["id"], "conversations should use the first contexts, in order"
         got = [t.get("role") for t in conversation.get("turns", [])]
         assert got == roles, f"{turns} turns should be {roles}, got {got}"
-        assert conversation.get("assistant_persona") == assistant and conversation.get("user_persona") == user
+        assert conversation.get("assistant_persona") == assistant
+        assert conversation.get("user_persona") == user
     assistant_calls = answered(served(submission, ANTHROPIC_LOG))
     user_calls = answered(served(submission, OPENROUTER_LOG))
     assert len(assistant_calls) == len(contexts) * roles.count("assistant")
@@ -83,7 +84,9 @@ def _check_assistant_request(entry, context, persona_prompt, turns_before):
     request = entry["request"]
     assert request["thinking"] == THINKING
     system = request["system"] or ""
-    assert system.rstrip().endswith(persona_prompt), "the assistant's system prompt should end with its persona's prompt"
+    assert system.rstrip().endswith(persona_prompt), (
+        "the assistant's system prompt should end with its persona's prompt"
+    )
     position = 0
     for document in context["supporting_documents"]:
         found = system.find(document["content"], position)
@@ -155,7 +158,8 @@ def test_conversations_cli_fails_clearly(submission, rlgrade_rng):
     bad_user = rlgrade_rng.choice([PRIMARY, FALLBACK, *BAD_MODELS])
     result = run(submission, "conversations", _args(assistant, user, 1, 2, user_model=bad_user))
     assert_clear_failure(result, "a disallowed --user-model", bad_user)
-    assert served(submission, ANTHROPIC_LOG) == [] and served(submission, OPENROUTER_LOG) == []
+    assert served(submission, ANTHROPIC_LOG) == []
+    assert served(submission, OPENROUTER_LOG) == []
     missing = f"synthetic_evaluation_data/contexts/{word(rlgrade_rng)}.json"
     args = _args(assistant, user, 1, 2)
     args[args.index("--context-file") + 1] = missing

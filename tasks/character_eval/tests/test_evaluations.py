@@ -67,7 +67,9 @@ def _requests_for(entries, evaluator, conversation):
     conversation's turns (and a word only that conversation has)."""
     schema = CONFIG["evaluators"][evaluator]["schema"]
     marker = conversation["turns"][0]["content"]
-    return [e for e in entries if e["request"]["schema"] == schema and marker in e["request"]["messages"][-1]["content"]]
+    return [
+        e for e in entries if e["request"]["schema"] == schema and marker in e["request"]["messages"][-1]["content"]
+    ]
 
 
 def test_judge_gets_the_schema_and_the_transcript(submission, rlgrade_rng):
@@ -103,7 +105,8 @@ def test_results_record_every_verdict(submission, rlgrade_rng):
         for evaluator in EVALUATORS:
             record = records.get((conversation["id"], evaluator))
             assert record is not None, f"no record for {evaluator} on {conversation['id']}"
-            assert record.get("valid") is True and record.get("attempts") == 1
+            assert record.get("valid") is True
+            assert record.get("attempts") == 1
             assert record.get("result") == verdict(evaluator, conversation), f"{evaluator} on {conversation['id']}"
             assert record.get("judge_model") == judge
 
@@ -157,13 +160,15 @@ def test_malformed_answers_are_retried_then_recorded(submission, rlgrade_rng):
             if conversation is broken:
                 assert asked == 3, f"a judge that never answers to the schema should be asked 3 times, was {asked}"
                 assert record.get("valid") is False, "an answer that never fits the schema should be recorded invalid"
-                assert record.get("result") is None and record.get("error"), record
+                assert record.get("result") is None, record
+                assert record.get("error"), f"an invalid verdict should say what was wrong: {record}"
                 assert record.get("attempts") == 3
                 results[(conversation["id"], evaluator)] = None
             else:
                 want = 2 if conversation is flaky else 1
                 assert asked == want, f"{evaluator} on {conversation['id']}: asked {asked} times, expected {want}"
-                assert record.get("valid") is True and record.get("attempts") == want
+                assert record.get("valid") is True
+                assert record.get("attempts") == want
                 assert record.get("result") == verdict(evaluator, conversation)
                 results[(conversation["id"], evaluator)] = record["result"]
     _assert_summary(submission.read_json(SUMMARY), expected_summary(results, [c["id"] for c in conversations]))
@@ -174,7 +179,9 @@ def test_evaluation_accuracy(submission, rlgrade_rng, metric):
     """The verdicts recorded for labelled conversations, against their hidden labels."""
     pairs = make_conversations(rlgrade_rng, 8)
     write_jsonl(submission.workdir / INPUT, [c for c, _ in pairs])
-    result = run(submission, "run_evaluations", ["--input-file", INPUT, "--judge-model", rlgrade_rng.choice([PRIMARY, FALLBACK])])
+    result = run(
+        submission, "run_evaluations", ["--input-file", INPUT, "--judge-model", rlgrade_rng.choice([PRIMARY, FALLBACK])]
+    )
     records = _records(submission) if result.returncode == 0 else {}
     correct = 0
     for conversation, labels in pairs:
@@ -197,7 +204,8 @@ def test_run_evaluations_fails_clearly(submission, rlgrade_rng):
     missing = f"synthetic_evaluation_data/conversations/{word(rlgrade_rng)}.jsonl"
     result = run(submission, "run_evaluations", ["--input-file", missing, "--judge-model", PRIMARY])
     assert_clear_failure(result, "a missing --input-file", missing)
-    assert served(submission, ANTHROPIC_LOG) == [] and served(submission, OPENROUTER_LOG) == []
+    assert served(submission, ANTHROPIC_LOG) == []
+    assert served(submission, OPENROUTER_LOG) == []
     flag = f"--{word(rlgrade_rng)}"
     result = run(submission, "run_evaluations", ["--input-file", INPUT, "--judge-model", PRIMARY, flag, "x"])
     assert_clear_failure(result, f"the unknown flag {flag}", flag)

@@ -127,7 +127,8 @@ def test_run_finetuning_uploads_and_starts_a_job(submission, rlgrade_rng):
     assert record.get("model") == FINETUNE_MODEL
     assert record.get("file_id") == upload["file_id"]
     assert record.get("status") == "pending"
-    assert record.get("n_epochs") == epochs and record.get("suffix") == suffix
+    assert record.get("n_epochs") == epochs
+    assert record.get("suffix") == suffix
 
 
 def test_n_epochs_defaults_to_three(submission, rlgrade_rng):
@@ -141,7 +142,9 @@ def test_n_epochs_defaults_to_three(submission, rlgrade_rng):
 
 def test_run_finetuning_fails_clearly(submission, rlgrade_rng):
     _train_file(submission, rlgrade_rng)
-    bad = rlgrade_rng.choice(["Qwen/Qwen2.5-7B-Instruct", "openrouter/qwen/qwen3-32b", "qwen/qwen3-32b", "Qwen/Qwen3-8B"])
+    bad = rlgrade_rng.choice(
+        ["Qwen/Qwen2.5-7B-Instruct", "openrouter/qwen/qwen3-32b", "qwen/qwen3-32b", "Qwen/Qwen3-8B"]
+    )
     result = run(submission, "run_finetuning", ["--train_file", OUTPUT, "--model", bad])
     assert_clear_failure(result, "a disallowed --model", bad)
     missing = f"finetuning/finetuning_data/{word(rlgrade_rng)}.jsonl"

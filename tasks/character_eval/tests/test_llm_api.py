@@ -42,7 +42,9 @@ def test_primary_model_thinks(submission, rlgrade_rng):
     assert request["max_tokens"] > THINKING["budget_tokens"]
     assert request["system"] == system
     assert request["messages"] == [{"role": "user", "content": prompt}]
-    assert result.get("text") == text_of_anthropic(entry["response"]), "text should be the text block's, not the thinking"
+    assert result.get("text") == text_of_anthropic(entry["response"]), (
+        "text should be the text block's, not the thinking"
+    )
     assert result.get("model") == PRIMARY
     assert result.get("fell_back") is False
     assert served(submission, OPENROUTER_LOG) == []
@@ -131,7 +133,8 @@ def test_disallowed_model_is_refused(submission, rlgrade_rng):
     model = rlgrade_rng.choice(BAD_MODELS)
     with submission.raises("ValueError", match=model.replace(".", r"\.")):
         api.complete(model, [{"role": "user", "content": _prompt(rlgrade_rng)}])
-    assert served(submission, ANTHROPIC_LOG) == [] and served(submission, OPENROUTER_LOG) == []
+    assert served(submission, ANTHROPIC_LOG) == []
+    assert served(submission, OPENROUTER_LOG) == []
 
 
 def test_load_env(submission, rlgrade_rng):

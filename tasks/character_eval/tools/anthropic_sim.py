@@ -158,7 +158,9 @@ def _handle(http_request: Any) -> Any:
     import httpx2
 
     if http_request.method != "POST" or http_request.url.path.rstrip("/") != "/v1/messages":
-        return _error(404, "not_found_error", f"the simulator serves only POST /v1/messages, not {http_request.url.path}")
+        return _error(
+            404, "not_found_error", f"the simulator serves only POST /v1/messages, not {http_request.url.path}"
+        )
     _state["calls"] += 1
     call = _state["calls"]
     try:

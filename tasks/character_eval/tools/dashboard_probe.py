@@ -28,7 +28,19 @@ from typing import Any
 
 MARKER = "DASHBOARD_PROBE "
 VIEW_LABEL = "View"
-TEXT_ELEMENTS = ("title", "header", "subheader", "markdown", "caption", "text", "code", "info", "warning", "error", "success")
+TEXT_ELEMENTS = (
+    "title",
+    "header",
+    "subheader",
+    "markdown",
+    "caption",
+    "text",
+    "code",
+    "info",
+    "warning",
+    "error",
+    "success",
+)
 
 
 def find_app() -> str:

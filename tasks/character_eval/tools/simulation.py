@@ -190,9 +190,7 @@ def fill_schema(schema: Any, key: str, words: list[str], root: dict[str, Any] | 
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
         properties = schema.get("properties", {})
-        return {
-            name: fill_schema(sub, f"{key}/{name}", words, root, depth + 1) for name, sub in properties.items()
-        }
+        return {name: fill_schema(sub, f"{key}/{name}", words, root, depth + 1) for name, sub in properties.items()}
     if kind == "array":
         low = int(schema.get("minItems", 1))
         high = max(low, int(schema.get("maxItems", max(low, 3))))

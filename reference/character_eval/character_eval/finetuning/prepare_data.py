@@ -27,7 +27,7 @@ def conversation_problem(conversation: Conversation) -> str | None:
     for index, turn in enumerate(conversation.turns):
         expected = "assistant" if index % 2 == 0 else "user"
         if turn.role != expected:
-            return f"turn {index + 1} is from the {turn.role}, expected the {expected} (turns alternate from the assistant)"
+            return f"turn {index + 1} is from the {turn.role}, expected the {expected} (turns alternate)"
         if not turn.content.strip():
             return f"turn {index + 1} is empty"
     if not conversation.system_prompt.strip():

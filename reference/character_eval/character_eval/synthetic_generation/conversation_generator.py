@@ -63,9 +63,7 @@ def generate_conversation(
     turns: list[Turn] = []
     for index in range(num_turns):
         if index % 2 == 0:
-            result = complete(
-                assistant_model, assistant_view(context, turns), system=system, allowed=ASSISTANT_MODELS
-            )
+            result = complete(assistant_model, assistant_view(context, turns), system=system, allowed=ASSISTANT_MODELS)
             turns.append(Turn(role="assistant", content=result.text, model=result.model))
         else:
             result = complete(user_model, user_view(turns), system=user_system, allowed=USER_MODELS)

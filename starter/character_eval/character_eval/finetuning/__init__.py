@@ -1,0 +1,1 @@
+"""Fine-tuning on Together AI: data preparation and jobs."""

@@ -1,0 +1,1 @@
+"""Synthetic data: scenario contexts and persona conversations."""

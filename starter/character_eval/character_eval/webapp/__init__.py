@@ -1,0 +1,1 @@
+"""The Streamlit dashboard (``streamlit run character_eval/webapp/app.py``)."""
