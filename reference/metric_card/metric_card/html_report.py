@@ -34,9 +34,8 @@ def _rollout(group_number: int, index: int, group: dict[str, Any]) -> str:
     rows = []
     for dimension in (*DIMENSIONS, "overall"):
         score = breakdown[dimension]
-        rows.append(
-            f'<tr><th>{LABELS[dimension]}</th><td class="{_grade(score)}" data-score="{dimension}">{score:.2f}</td></tr>'
-        )
+        cell = f'<td class="{_grade(score)}" data-score="{dimension}">{score:.2f}</td>'
+        rows.append(f"<tr><th>{LABELS[dimension]}</th>{cell}</tr>")
     reasons = [
         f"<li>{escape(LABELS[d])}: {escape(reason)}</li>" for d in DIMENSIONS for reason in breakdown["reasons"][d]
     ]
@@ -66,7 +65,7 @@ def render(groups: list[dict[str, Any]], title: str = "metric_rollouts") -> str:
         sections.append(f'<section class="group" data-group="{number}">\n{header}\n{rollouts}\n</section>')
     total = sum(len(g["messages"]) for g in groups)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         f"<h1>Metric card rollouts</h1>\n<p>{len(groups)} groups, {total} rollouts.</p>\n"
         + "\n".join(sections)

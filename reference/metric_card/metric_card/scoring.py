@@ -168,7 +168,9 @@ def score_semantic_quality(card: Any, context: dict[str, Any]) -> dict[str, Any]
     unit = metric.get("unit")
     fits = isinstance(unit, str) and unit in units_for(context["metric"])
     if not fits:
-        reasons.append(f"metric.unit: {unit!r} does not fit {context['metric']} ({', '.join(units_for(context['metric']))})")
+        reasons.append(
+            f"metric.unit: {unit!r} does not fit {context['metric']} ({', '.join(units_for(context['metric']))})"
+        )
     decimals = _decimals(metric)
     tolerance = 0.5 * 10.0 ** -(4 if decimals is None else decimals) + 1e-9
     value = convert(context["value"], context["unit"], unit) if fits else None

@@ -6,6 +6,7 @@ functions; ``labels.jsonl`` holds their answers on a fixed set of hand-picked ou
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import re
@@ -15,7 +16,7 @@ from typing import Any
 from pytest_rlgrade import load_trusted
 
 tools = load_trusted(Path(__file__).resolve().parent.parent / "tools", "metric_card_tools")
-card_schema = load_trusted(Path(tools.__file__).with_name("card_schema.py"), "metric_card_tools.card_schema")
+card_schema = importlib.import_module("metric_card_tools.card_schema")
 
 DIMENSIONS = ("json_validity", "schema_compliance", "semantic_quality", "formatting")
 WEIGHTS = {"json_validity": 0.25, "schema_compliance": 0.25, "semantic_quality": 0.30, "formatting": 0.20}
@@ -174,7 +175,11 @@ def semantic_failures(card: dict[str, Any], context: dict[str, Any]) -> list[str
         failed.append("metric.unit")
     tolerance = _tolerance(metric)
     value = metric.get("value")
-    if not (fits and is_number(value) and abs(value - card_schema.convert(context["value"], context["unit"], unit)) <= tolerance):
+    if not (
+        fits
+        and is_number(value)
+        and abs(value - card_schema.convert(context["value"], context["unit"], unit)) <= tolerance
+    ):
         failed.append("metric.value")
     trend = card.get("trend") if isinstance(card.get("trend"), dict) else {}
     if trend.get("direction") != expected_direction(context):
@@ -249,7 +254,11 @@ def formatting_failures(card: dict[str, Any]) -> list[str]:
             failed.append("decimals")
     if "thresholds" in card:
         items = card["thresholds"]
-        ok = isinstance(items, list) and bool(items) and all(isinstance(t, dict) and is_number(t.get("min")) for t in items)
+        ok = (
+            isinstance(items, list)
+            and bool(items)
+            and all(isinstance(t, dict) and is_number(t.get("min")) for t in items)
+        )
         if ok:
             mins = [t["min"] for t in items]
             labels = [json.dumps(t.get("label"), sort_keys=True) for t in items]

@@ -45,7 +45,6 @@ import json
 import math
 import os
 import random
-import re
 from typing import Any
 
 from .card_schema import METRICS, convert, units_for
@@ -254,7 +253,8 @@ def good_card(context: dict[str, Any], variant: int = 0) -> dict[str, Any]:
     }
     if rng.random() < 0.7:
         card["description"] = (
-            f"{entry['label']} of {context['model']} on {context['benchmark']}, compared with one {context['period']} ago."
+            f"{entry['label']} of {context['model']} on {context['benchmark']}, "
+            f"compared with one {context['period']} ago."
         )
     if context.get("baseline"):
         card["comparison"] = {"label": f"vs {context['baseline']['label']}", "value": round(raw[2], decimals)}
@@ -318,7 +318,9 @@ def _mutated(card: dict[str, Any], context: dict[str, Any], quality: str, rng: r
         others = others or [m for m in METRICS if m != context["metric"]]
         metric["name"] = rng.choice(sorted(others))
     elif quality == "wrong_unit":
-        metric["unit"] = rng.choice(sorted({u for m in METRICS for u in units_for(m)} - set(units_for(context["metric"]))))
+        metric["unit"] = rng.choice(
+            sorted({u for m in METRICS for u in units_for(m)} - set(units_for(context["metric"])))
+        )
         metric["format"].pop("suffix", None)
         metric["format"].pop("prefix", None)
     elif quality == "contradicting_trend":
