@@ -3,7 +3,6 @@ rendered as a page and summarised as metrics; checked against the simulator's ow
 
 from __future__ import annotations
 
-import pytest
 from metric_card_support import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_MODEL,

@@ -1,0 +1,280 @@
+"""Curation: training examples and their quality threshold, the deduplicated and split dataset, and
+the score distribution with its histogram, on generated rollouts files."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+from metric_card_support import (
+    SCORES,
+    bin_of,
+    close,
+    generated_groups,
+    png_problems,
+    read_json,
+    read_jsonl,
+    training_examples,
+    word,
+    write_jsonl,
+)
+
+TRAINING, HIGH_QUALITY = "metric_training.jsonl", "metric_training_high_quality.jsonl"
+
+
+def _thresholded_scores(rng, threshold):
+    """Overall scores on the threshold exactly (the first two outputs, which hold cards), just
+    below and just above it, and anywhere."""
+    near = [threshold, threshold, max(0.0, threshold - 1e-6), min(1.0, threshold + 1e-6), 1.0, 0.0]
+    return near + [rng.random() for _ in range(40)]
+
+
+def test_training_examples_and_the_quality_threshold(submission, rlgrade_rng):
+    threshold = rlgrade_rng.choice([0.5, 0.75, 0.8, 0.95])
+    groups = generated_groups(rlgrade_rng, _thresholded_scores(rlgrade_rng, threshold))
+    rollouts = write_jsonl(submission, f"runs_{word(rlgrade_rng, 2)}/metric_rollouts.jsonl", groups)
+    expected = training_examples(groups)
+    assert any(e["score"] == threshold for e in expected), "the generated file must hold a score on the threshold"
+    extract = submission.module("metric_card.extract_metric_training")
+
+    folder = f"curated_{word(rlgrade_rng, 2)}"
+    counts = extract.extract_training(rollouts, folder, threshold)
+    high = [e for e in expected if e["score"] >= threshold]
+    assert read_jsonl(submission, f"{folder}/{TRAINING}") == expected, (
+        f"{TRAINING} should hold one chat example per rollout whose output holds a JSON object, in file order"
+    )
+    got_high = read_jsonl(submission, f"{folder}/{HIGH_QUALITY}")
+    assert got_high == high, (
+        f"{HIGH_QUALITY} holds {len(got_high)} examples, expected the {len(high)} scoring at least {threshold}"
+    )
+    assert counts == {"examples": len(expected), "high_quality": len(high)}, f"extract_training returned {counts!r}"
+
+    counts = extract.extract_training(rollouts)
+    beside = rollouts.rsplit("/", 1)[0]
+    default_high = [e for e in expected if e["score"] >= 0.9]
+    assert read_jsonl(submission, f"{beside}/{HIGH_QUALITY}") == default_high, (
+        "by default the files go beside the rollouts and the threshold is 0.9"
+    )
+    assert counts == {"examples": len(expected), "high_quality": len(default_high)}
+
+
+def test_training_extraction_rejects_bad_input(submission, rlgrade_rng):
+    extract = submission.module("metric_card.extract_metric_training")
+    groups = generated_groups(rlgrade_rng)
+    rollouts = write_jsonl(submission, f"in_{word(rlgrade_rng, 2)}.jsonl", groups)
+    for threshold in (1.0 + rlgrade_rng.random() + 0.01, -rlgrade_rng.random() - 0.01):
+        with submission.raises("ValueError", match="threshold"):
+            extract.extract_training(rollouts, "out", threshold)
+    missing = f"nothing_{word(rlgrade_rng)}.jsonl"
+    with submission.raises("ValueError", match=re.escape(missing)):
+        extract.extract_training(missing, "out")
+    lines = [json.dumps(g) for g in groups]
+    bad_line = rlgrade_rng.randint(2, len(lines) + 1)
+    lines.insert(bad_line - 1, '{"context_id": "x", "messages": [')
+    broken = f"broken_{word(rlgrade_rng, 2)}.jsonl"
+    (submission.workdir / broken).write_text("\n".join(lines) + "\n")
+    with submission.raises("ValueError", match=re.escape(broken)) as info:
+        extract.extract_training(broken, "out")
+    assert str(bad_line) in info.value.message, f"the error should name line {bad_line}: {info.value.message!r}"
+
+
+def test_extraction_command_line(submission, rlgrade_rng):
+    groups = generated_groups(rlgrade_rng)
+    write_jsonl(submission, "artifacts/metric_rollouts.jsonl", groups)
+    threshold = rlgrade_rng.choice(["0.3", "0.6"])
+    result = submission.run_cli(
+        ["artifacts/metric_rollouts.jsonl", "--output-dir", "cli_out", "--threshold", threshold],
+        module="metric_card.extract_metric_training",
+    )
+    assert result.returncode == 0, f"extract_metric_training exited with {result.returncode}:\n{result.stderr[-2000:]}"
+    expected = training_examples(groups)
+    assert read_jsonl(submission, f"cli_out/{TRAINING}") == expected
+    assert read_jsonl(submission, f"cli_out/{HIGH_QUALITY}") == [e for e in expected if e["score"] >= float(threshold)]
+
+
+# -- the training dataset ---------------------------------------------------------------------------
+
+
+def _examples(rng, count):
+    examples = []
+    for _ in range(count):
+        examples.append(
+            {
+                "messages": [
+                    {"role": "system", "content": "Write metric cards."},
+                    {"role": "user", "content": f"<context>{word(rng)}</context>"},
+                    {"role": "assistant", "content": json.dumps({"title": word(rng), "n": rng.randint(0, 99)})},
+                ],
+                "score": round(rng.random(), 3),
+                "context_id": word(rng, 2),
+            }
+        )
+    return examples
+
+
+def _inputs_with_duplicates(rng):
+    """Two or three example files; some examples repeat (within and across files, some with another
+    score: the conversation is what makes a duplicate)."""
+    pool = _examples(rng, rng.randint(14, 24))
+    used, files, rows = [], [], []
+    count = rng.randint(2, 3)
+    for number in range(count):
+        chosen = []
+        for slot in range(rng.randint(5, 9)):
+            forced = number == count - 1 and slot == 0
+            if used and (forced or not pool or rng.random() < 0.3):
+                example = rng.choice(used)
+                chosen.append(dict(example, score=round(rng.random(), 3)) if rng.random() < 0.5 else example)
+            else:
+                used.append(pool.pop())
+                chosen.append(used[-1])
+        files.append((f"collected_{number}.jsonl", chosen))
+        rows.extend(chosen)
+    return files, rows
+
+
+def test_training_dataset_is_deduplicated_and_split(submission, rlgrade_rng):
+    files, rows = _inputs_with_duplicates(rlgrade_rng)
+    paths = [write_jsonl(submission, f"in/{name}", chosen) for name, chosen in files]
+    seed, fraction = rlgrade_rng.randrange(1000), rlgrade_rng.choice([0.1, 0.2, 0.25, 0.5])
+    kept, seen = [], set()
+    for row in rows:
+        key = json.dumps(row["messages"], sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            kept.append(row)
+    assert len(kept) < len(rows), "the generated inputs must hold duplicates"
+    random.Random(seed).shuffle(kept)
+    cut = round(len(kept) * fraction)
+    script = submission.module("metric_card.trainingDataScript")
+    info = script.build_dataset(paths, "dataset", fraction, seed)
+    want = {
+        "examples": len(rows),
+        "duplicates": len(rows) - len(kept),
+        "train": len(kept) - cut,
+        "validation": cut,
+        "seed": seed,
+        "val_fraction": fraction,
+    }
+    assert info == want, f"build_dataset returned {info!r}, expected {want!r}"
+    assert read_json(submission, "dataset/dataset_info.json") == want
+    assert read_jsonl(submission, "dataset/validation.jsonl") == kept[:cut], "validation.jsonl"
+    assert read_jsonl(submission, "dataset/train.jsonl") == kept[cut:], "train.jsonl"
+
+
+def test_training_dataset_rejects_bad_input(submission, rlgrade_rng):
+    script = submission.module("metric_card.trainingDataScript")
+    good = write_jsonl(submission, "good.jsonl", _examples(rlgrade_rng, 4))
+    for fraction in (1.0, -0.1, 1.5):
+        with submission.raises("ValueError", match="val_fraction"):
+            script.build_dataset([good], "ds", fraction, 0)
+    examples = _examples(rlgrade_rng, 5)
+    bad = rlgrade_rng.randrange(5)
+    fault = rlgrade_rng.choice(["user last", "no messages", "no content"])
+    if fault == "user last":
+        examples[bad]["messages"] = examples[bad]["messages"][:2]
+    elif fault == "no messages":
+        del examples[bad]["messages"]
+    else:
+        del examples[bad]["messages"][1]["content"]
+    broken = write_jsonl(submission, f"broken_{word(rlgrade_rng, 2)}.jsonl", examples)
+    with submission.raises("ValueError", match=re.escape(broken)) as info:
+        script.build_dataset([good, broken], "ds", 0.1, 0)
+    assert f"{bad + 1}" in info.value.message, f"the error ({fault}) should name line {bad + 1}: {info.value.message!r}"
+
+
+def test_training_dataset_command_line(submission, rlgrade_rng):
+    files, rows = _inputs_with_duplicates(rlgrade_rng)
+    paths = [write_jsonl(submission, f"in/{name}", chosen) for name, chosen in files]
+    seed = rlgrade_rng.randrange(1000)
+    result = submission.run_cli(
+        [*paths, "--output-dir", "ds", "--val-fraction", "0.25", "--seed", str(seed)],
+        module="metric_card.trainingDataScript",
+    )
+    assert result.returncode == 0, f"trainingDataScript exited with {result.returncode}:\n{result.stderr[-2000:]}"
+    info = read_json(submission, "ds/dataset_info.json")
+    train, validation = read_jsonl(submission, "ds/train.jsonl"), read_jsonl(submission, "ds/validation.jsonl")
+    unique = {json.dumps(r["messages"], sort_keys=True) for r in rows}
+    assert len(train) + len(validation) == len(unique), "train and validation should hold every distinct example"
+    assert (info.get("train"), info.get("validation")) == (len(train), len(validation)), f"dataset_info {info!r}"
+    assert len(validation) == round(len(unique) * 0.25)
+
+
+# -- the distribution ---------------------------------------------------------------------------------
+
+
+def _distribution_groups(rng, bins):
+    """Scores on bin edges (0, k/bins, 1) and between them, for every dimension."""
+    groups = generated_groups(rng)
+    edges = [k / bins for k in range(bins + 1)]
+    for group in groups:
+        for breakdown in group["breakdown"]:
+            for key in SCORES:
+                breakdown[key] = rng.choice([*edges, rng.random(), rng.random()])
+    first = groups[0]["breakdown"]
+    for key in SCORES:
+        first[0][key], first[1][key] = 0.0, 1.0
+    return groups
+
+
+def _expected_distribution(groups, bins):
+    expected = {}
+    for key in SCORES:
+        values = [b[key] for g in groups for b in g["breakdown"]]
+        counts = [0] * bins
+        for value in values:
+            counts[bin_of(value, bins)] += 1
+        expected[key] = {"counts": counts, "mean": sum(values) / len(values), "min": min(values), "max": max(values)}
+    return expected
+
+
+def test_score_distribution_counts(submission, rlgrade_rng):
+    bins = rlgrade_rng.choice([4, 5, 8, 10, 20])
+    groups = _distribution_groups(rlgrade_rng, bins)
+    rollouts = write_jsonl(submission, "runs/metric_rollouts.jsonl", groups)
+    expected = _expected_distribution(groups, bins)
+    module = submission.module("metric_card.show_score_distribution")
+    got = module.score_distribution(rollouts, bins)
+    assert isinstance(got, dict), f"score_distribution should return a dict, got {got!r:.200}"
+    assert list(got) == list(SCORES), f"the keys should be {list(SCORES)}, got {list(got)}"
+    for key, want in expected.items():
+        data = got[key]
+        assert data.get("counts") == want["counts"], f"{key}: counts {data.get('counts')}, expected {want['counts']}"
+        for stat in ("mean", "min", "max"):
+            assert close(data.get(stat), want[stat]), f"{key}: {stat} {data.get(stat)!r}, expected {want[stat]}"
+    default = module.score_distribution(rollouts)
+    assert [len(default[k]["counts"]) for k in SCORES] == [10] * len(SCORES), "the default is 10 bins"
+
+
+def test_distribution_command_prints_and_draws(submission, rlgrade_rng):
+    bins = rlgrade_rng.choice([4, 5, 10])
+    groups = _distribution_groups(rlgrade_rng, bins)
+    write_jsonl(submission, "artifacts/metric_rollouts.jsonl", groups)
+    expected = _expected_distribution(groups, bins)
+    image = f"plots/{word(rlgrade_rng, 2)}.png"
+    result = submission.run_cli(
+        ["artifacts/metric_rollouts.jsonl", "--bins", str(bins), "--output", image],
+        module="metric_card.show_score_distribution",
+    )
+    assert result.returncode == 0, f"show_score_distribution exited with {result.returncode}:\n{result.stderr[-2000:]}"
+    lines = result.stdout.splitlines()
+    row = re.compile(r"^\s*\[(\d+\.\d\d), (\d+\.\d\d)([)\]])\s+(\d+)")
+    for key in SCORES:
+        starts = [i for i, line in enumerate(lines) if line.strip().startswith(key)]
+        assert starts, f"no line starts with {key!r}:\n{result.stdout[:1500]}"
+        rows = [row.match(line) for line in lines[starts[0] + 1 : starts[0] + 1 + bins]]
+        assert all(rows), f"{key}: expected {bins} lines '[lo, hi) COUNT' after its name:\n{result.stdout[:1500]}"
+        shown = [(m.group(1), m.group(2), m.group(3), int(m.group(4))) for m in rows]
+        want = [
+            (f"{i / bins:.2f}", f"{(i + 1) / bins:.2f}", "]" if i == bins - 1 else ")", count)
+            for i, count in enumerate(expected[key]["counts"])
+        ]
+        assert shown == want, f"{key}: printed bins {shown}, expected {want}"
+    problems = png_problems(submission.read_bytes(image))
+    assert not problems, f"{image}: {problems}"
+    module = submission.module("metric_card.show_score_distribution")
+    assert module.main(["artifacts/metric_rollouts.jsonl"]) == 0
+    default = "artifacts/metric_rollouts_scores.png"
+    assert (submission.workdir / default).is_file(), f"without --output the histogram goes to {default}"
+    assert not png_problems(submission.read_bytes(default)), f"{default} is not a valid PNG histogram"
