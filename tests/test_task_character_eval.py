@@ -67,7 +67,9 @@ def log_of(path: Path, name: str) -> list[dict[str, Any]]:
 
 
 def test_anthropic_simulator_is_deterministic_and_thinks() -> None:
-    body = anthropic_body("Tell me about kalomir tanvek sulpi dorren", thinking={"type": "enabled", "budget_tokens": 10000})
+    body = anthropic_body(
+        "Tell me about kalomir tanvek sulpi dorren", thinking={"type": "enabled", "budget_tokens": 10000}
+    )
     first = anthropic_sim.simulate(anthropic_sim.normalize_request(body))
     assert first == anthropic_sim.simulate(anthropic_sim.normalize_request(body))
     assert [block["type"] for block in first["content"]] == ["thinking", "text"]
@@ -158,7 +160,11 @@ def test_judge_malformed_switches(in_tmp: Path) -> None:
 def test_together_sdk_upload_and_job(in_tmp: Path) -> None:
     import together
 
-    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]
+    messages = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "u"},
+        {"role": "assistant", "content": "a"},
+    ]
     (in_tmp / "train.jsonl").write_text(json.dumps({"messages": messages}) + "\n")
     client = together_sim.get_client()
     uploaded = client.files.upload(file=in_tmp / "train.jsonl", purpose="fine-tune")
@@ -263,7 +269,10 @@ def test_starter_stays_under_its_cap(grade) -> None:
 @pytest.mark.slow
 def test_submission_without_fallback_earns_partial_reward(grade, tmp_path: Path) -> None:
     submission = partial_submission(
-        tmp_path, "llm_api.py", "            if not (_overloaded(exc) and model == PRIMARY):\n", "            if True:\n"
+        tmp_path,
+        "llm_api.py",
+        "            if not (_overloaded(exc) and model == PRIMARY):\n",
+        "            if True:\n",
     )
     task = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)
     assert task["reward"] is not None
