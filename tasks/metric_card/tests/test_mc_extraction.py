@@ -15,7 +15,12 @@ SETTINGS = settings(
     max_examples=40,
     deadline=None,
     phases=PHASES,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
 )
 
 NO_BACKTICK = st.characters(exclude_characters="`", exclude_categories=("Cs",))

@@ -182,7 +182,7 @@ def _wrap(card, wrap):
     max_examples=30,
     deadline=None,
     phases=PHASES,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(seed=st.integers(0, 2**32 - 1), faults=FAULTS, wrap=WRAPS)
 def test_scores_are_bounded_weighted_and_by_the_rules(submission, seed, faults, wrap):
