@@ -216,7 +216,7 @@ def break_formatting(card: dict[str, Any], check: str, rng: random.Random) -> di
 
 # Independent faults, each exactly one error of the card's JSON Schema.
 def _drop_title(card: dict[str, Any], rng: random.Random) -> None:
-    del card["title"]
+    card.pop("title", None)
 
 
 def _bad_size(card: dict[str, Any], rng: random.Random) -> None:
