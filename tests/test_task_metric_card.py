@@ -258,7 +258,10 @@ def test_submission_without_the_html_page_earns_partial_reward(grade, tmp_path: 
     task = grade(folder, TASK, f"--rlgrade-seed={SEED}").task(TASK)
     assert task["reward"] is not None
     assert starter_cap() < task["reward"] < 1.0, task["reward"]
-    assert failed_tests(task) == {"test_mc_process.py::test_html_page_shows_every_rollout"}
+    assert failed_tests(task) == {
+        "test_mc_process.py::test_html_page_shows_every_rollout",
+        "test_mc_process.py::test_cli_process_with_the_seeds_flag",
+    }
 
 
 @pytest.mark.slow
