@@ -1,15 +1,20 @@
 """The grading session: the stateful plugin registered when ``--submission`` is given.
 
-It decides which collected tests belong to which task, gives each test its ``submission``, turns
-the reports pytest makes into outcomes, asks for each task's reward, and writes the report. All of
-it runs in the supervisor; nothing here imports submission code.
+It schedules and records; ``outcomes.py`` decides. It finds which collected tests belong to which
+task, gives each test its ``submission``, annotates each test report with what grading needs
+(weight, gate, fault, message, metrics, the task's flags), folds annotated reports into outcomes,
+and writes the report. Nothing here imports submission code.
+
+The same session plays every part of a pytest-xdist run (issue #8): on a worker it runs tests and
+annotates their reports, which xdist carries to the controller; the controller, which runs no
+test, folds them into the one report. A plain run does both in one process.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,61 +29,44 @@ from .errors import (
     TaskError,
     printable,
 )
-from .manifest import Task, discover_tasks, is_gate, load_task, markers_named, weight_of
-from .report import (
-    Counts,
-    MetricResult,
-    Report,
-    SandboxInfo,
-    TaskReport,
-    TestResult,
-    validate_report_data,
-    write_report_data,
-)
-from .reward import GradedTest, MeasuredMetric, metric_credit, overall_reward
-from .settings import Settings, submission_folders
+from .manifest import Task, discover_tasks, is_gate, load_task, markers_named, selector_matches, weight_of
+from .outcomes import INTERNAL, USAGE, TestRecord, exit_status, short, task_report
+from .report import Report, SandboxInfo, TaskReport, validate_report_data, write_report_data
+from .reward import overall_reward
+from .settings import Settings, package_problem, submission_folders
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
-MESSAGE_LIMIT = 2000
-# The exit statuses grading uses are pytest's own: graded (0), below --min-reward or a starter over
-# its cap (1, as failed tests), interrupted (2), harness or task failure (3), usage error (4).
-OK = pytest.ExitCode.OK
-BELOW_MIN = pytest.ExitCode.TESTS_FAILED
-INTERRUPTED = pytest.ExitCode.INTERRUPTED
-INTERNAL = pytest.ExitCode.INTERNAL_ERROR
-USAGE = pytest.ExitCode.USAGE_ERROR
+ANNOTATION = "rlgrade"
 
 
-@dataclass
-class ExpectedTest:
-    nodeid: str
-    test_id: str
-    weight: float
-    gate: bool
-    hidden: bool
-    outcome: str = "missing"
-    message: str | None = None
-    duration: float = 0.0
-    fault: str | None = None
-    messages: dict[str, str] = field(default_factory=dict)  # by phase, made in makereport
+class Role(Enum):
+    """What this process does in the run: everything, or its half of a pytest-xdist run."""
+
+    SINGLE = "single"
+    CONTROLLER = "controller"
+    WORKER = "worker"
 
 
 @dataclass
 class TaskState:
     task: Task
     submission_root: Path
-    tests: dict[str, ExpectedTest] = field(default_factory=dict)
+    tests: dict[str, TestRecord] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    metric_sources: dict[str, str] = field(default_factory=dict)  # metric -> the test that recorded it
     flags: set[str] = field(default_factory=set)
     error: str | None = None
+    reason: str | None = None  # the submission earns nothing without its tests running
     sandbox: Sandbox | None = None
     started: float | None = None
     finished: float | None = None
     budget: TaskBudget | None = None
     scratch: Path | None = None  # in-process mode only
     workdirs: int = 0
+    test_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # nodeid -> recorded here
+    faults: dict[str, str] = field(default_factory=dict)  # nodeid -> fault kind, recorded here
 
     def in_process_dir(self) -> Path:
         """In-process mode's scratch: the public files copied once, as the sandbox has them."""
@@ -96,29 +84,54 @@ class TaskState:
         if self.budget is not None:
             self.budget.record(kind)
 
+    def fail(self, flag: str, error: str) -> None:
+        """The task cannot be graded (``task_error`` or ``infra_error``): the first reason stays."""
+        self.flags.add(flag)
+        if self.error is None:
+            self.error = short(error)
 
-def _short(text: str) -> str:
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 15] + " ... (cut)"
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
+    def scrub_paths(self, text: str) -> str:
+        """Messages never show where the sandbox lives on the grading machine (issue #8)."""
+        for root, name in ((self.sandbox.root if self.sandbox else None, "<sandbox>"), (self.scratch, "<sandbox>")):
+            if root is not None:
+                text = text.replace(str(root), name)
+        return text.replace(str(self.submission_root), "<submission>")
 
 
 def _message_of(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        return _short(str(crash.message))
-    return _short(str(report.longrepr))
+        return short(str(crash.message))
+    return short(str(report.longrepr))
+
+
+def _escaped(longrepr: Any, scrub: Any) -> Any:
+    """A failure's representation with control characters escaped and sandbox paths replaced."""
+    from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTracebackNative
+
+    text = scrub(printable(str(longrepr)))
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is None:
+        return text
+    location = ReprFileLocation(crash.path, crash.lineno, scrub(printable(str(crash.message))))
+    return ReprExceptionInfo(reprtraceback=ReprTracebackNative(text.splitlines(keepends=True)), reprcrash=location)
+
+
+def _annotation(report: pytest.TestReport) -> dict[str, Any] | None:
+    for name, value in report.user_properties:
+        if name == ANNOTATION and isinstance(value, dict):
+            return value
+    return None
 
 
 class GradingSession:
     """Registered as a plugin for the whole run when grading."""
 
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, role: Role = Role.SINGLE) -> None:
         self.config = config
         self.settings = settings
-        self.root = config.rootpath
+        self.role = role
+        self.root = settings.root
         self.started = time.monotonic()
         found = discover_tasks(self.root / "tasks")
         wanted = list(settings.tasks) or list(found)
@@ -132,25 +145,44 @@ class GradingSession:
             raise pytest.UsageError(f"no tasks to grade: no tasks/*/task.yaml under {self.root}")
         try:
             tasks = {name: load_task(found[name]) for name in wanted}
+            for task in tasks.values():
+                if not (task.folder / task.manifest.prompt).is_file():
+                    # What the model is told: a task without it would be graded but never posed.
+                    raise ManifestError(
+                        task.manifest_path, "prompt", f"{task.manifest.prompt!r} does not exist in {task.folder}"
+                    )
             self.submission_path, roots = submission_folders(
                 settings.submission, self.root, config.invocation_params.dir, {n: t.package for n, t in tasks.items()}
             )
         except (ManifestError, SubmissionPathError) as exc:
             raise pytest.UsageError(str(exc)) from None
         self.states = {name: TaskState(task, roots[name]) for name, task in tasks.items()}
+        for state in self.states.values():
+            problem = package_problem(state.submission_root, state.task.package)
+            if problem is not None:
+                state.flags.add("missing_package")
+                state.reason = problem
+                package = state.submission_root / state.task.package
+                if package.is_symlink() or package.with_name(f"{package.name}.py").is_symlink():
+                    state.flags.add("tamper")  # a link out to the reference or the tests
         self.confinement: set[str] = set()
         self.written: dict[str, Any] | None = None
+        self.interrupted = False
+        self.full_collection = config.args_source != pytest.Config.ArgsSource.ARGS
         for state in self.states.values():
             for marker in markers_named(state.task.manifest.reward):
                 config.addinivalue_line("markers", f"{marker}: weighted by a task's reward spec")
 
-    # -- collection --------------------------------------------------------------------------------
+    # -- which task a test belongs to ------------------------------------------------------------
 
     def task_of(self, path: Path) -> TaskState | None:
         for state in self.states.values():
             if path.is_relative_to(state.task.tests_dir):
                 return state
         return None
+
+    def task_of_nodeid(self, nodeid: str) -> TaskState | None:
+        return self.task_of(self.config.rootpath / nodeid.split("::")[0])
 
     def uses_hypothesis(self) -> bool:
         """Whether any graded task's test code mentions Hypothesis."""
@@ -163,13 +195,22 @@ class GradingSession:
     def test_paths(self) -> list[str]:
         return [str(state.task.tests_dir) for state in self.states.values()]
 
+    def _record(self, state: TaskState, nodeid: str, path: Path, markers: set[str]) -> TestRecord:
+        spec = state.task.manifest.reward
+        relative = path.relative_to(state.task.tests_dir).as_posix()
+        test_id = relative + nodeid[nodeid.index("::") :] if "::" in nodeid else relative
+        return TestRecord(
+            nodeid, test_id, weight_of(spec, test_id, markers), is_gate(spec, test_id, markers), "hidden" in markers
+        )
+
+    # -- collection ------------------------------------------------------------------------------
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            state = self.task_of(self.root / report.nodeid.split("::")[0])
+            state = self.task_of_nodeid(report.nodeid)
             if state is not None:
-                state.flags.add("task_error")
                 last = (report.longreprtext.strip().splitlines() or ["?"])[-1].strip()
-                state.error = _short(f"collecting {report.nodeid} failed: {last}")
+                state.fail("task_error", f"collecting {report.nodeid} failed: {last}")
 
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
@@ -181,37 +222,66 @@ class GradingSession:
                 dropped.append(item)
                 continue
             kept.append(item)
-            spec = state.task.manifest.reward
-            relative = Path(item.path).relative_to(state.task.tests_dir).as_posix()
-            test_id = relative + item.nodeid[item.nodeid.index("::") :] if "::" in item.nodeid else relative
-            markers = {m.name for m in item.iter_markers()}
-            state.tests[item.nodeid] = ExpectedTest(
-                item.nodeid,
-                test_id,
-                weight_of(spec, test_id, markers),
-                is_gate(spec, test_id, markers),
-                "hidden" in markers,
+            state.tests[item.nodeid] = self._record(
+                state, item.nodeid, Path(item.path), {m.name for m in item.iter_markers()}
             )
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = kept
 
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        graded = [item.nodeid for item in items if self.task_of(Path(item.path)) is not None]
+        if graded:
+            # A test that did not run is never the submission's fault (issue #8): refuse the run.
+            raise pytest.UsageError(
+                f"{len(graded)} test(s) of the graded tasks were deselected ({graded[0]}...): a reward needs "
+                "every test; to grade a subset, name test files or node ids on the command line"
+            )
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.role is Role.CONTROLLER:
+            return
         for state in self.states.values():
             if not state.tests and state.error is None:
-                state.flags.add("task_error")
-                state.error = f"no tests were collected from {state.task.tests_dir}"
-        if self.settings.isolation == "sandbox":
-            from .sandbox import Sandbox
-
+                state.fail("task_error", f"no tests were collected from {state.task.tests_dir}")
+            if self.full_collection:
+                self._check_selectors(state)
+        if self.settings.isolation == "sandbox" and not self.config.option.collectonly:
             for state in self.states.values():
-                if state.tests:
-                    state.sandbox = Sandbox(state.task, state.submission_root, on_flag=state.flags.add)
+                if state.tests and state.reason is None and state.error is None:
+                    state.sandbox = self.config.hook.pytest_rlgrade_make_sandbox(
+                        config=self.config,
+                        task=state.task,
+                        submission_root=state.submission_root,
+                        on_flag=state.flags.add,
+                    )
                     try:
                         state.sandbox.start()  # warms up while the first tests run
                     except SandboxUnavailable as exc:
-                        state.flags.add("infra_error")
-                        state.error = str(exc)
+                        state.fail("infra_error", str(exc))
+
+    def _check_selectors(self, state: TaskState) -> None:
+        """A weight or gate that picks no collected test is a manifest mistake that would pass
+        silently (a gate that gates nothing): the task cannot be graded (issue #8)."""
+        spec = state.task.manifest.reward
+        records = list(state.tests.values())
+        for key, selectors in (("reward.gates", spec.gates), ("reward.weights", list(spec.weights))):
+            for selector in selectors:
+                if selector.startswith("marker:"):
+                    continue  # markers were checked when the records were made
+                if not any(selector_matches(selector, r.test_id, ()) for r in records):
+                    state.fail(
+                        "task_error",
+                        f"{state.task.manifest_path}: {key}: {selector!r} matches no collected test",
+                    )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_rlgrade_make_sandbox(
+        self, config: pytest.Config, task: Task, submission_root: Path, on_flag: Any
+    ) -> Sandbox:
+        from .sandbox import Sandbox
+
+        return Sandbox(task, submission_root, on_flag=on_flag)
 
     # -- the fixtures' backends ----------------------------------------------------------------------
 
@@ -234,6 +304,8 @@ class GradingSession:
             workdir = state.sandbox.new_workdir()
             connection: Any = state.sandbox.connect(workdir)
             public = state.sandbox.public_dir
+        elif self.settings.isolation == "sandbox":
+            raise SandboxUnavailable(state.error or "the task's sandbox was not started")
         else:
             from .inprocess import InProcessConnection
 
@@ -265,59 +337,118 @@ class GradingSession:
             )
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TaskError(f"metric {name!r} needs a number, got {type(value).__name__}")
-        state.metrics[name] = float(value)
+        recorded = state.test_metrics.setdefault(item.nodeid, {})
+        if name in recorded:
+            raise TaskError(f"metric {name!r} was recorded twice by {item.nodeid}: record each metric once")
+        recorded[name] = float(value)
 
-    # -- outcomes -------------------------------------------------------------------------------------
+    # -- running: a skipped start for a submission without its package -------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        state = self.task_of(Path(item.path))
+        if state is not None and state.reason is not None:
+            pytest.skip(f"not run: {state.reason}")
+
+    # -- annotating reports (where tests run) ------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
         state = self.task_of(Path(item.path))
-        expected = state.tests.get(item.nodeid) if state is not None else None
-        if expected is not None and report.longrepr is not None:
-            expected.messages[report.when] = printable(_message_of(report))
+        record = state.tests.get(item.nodeid) if state is not None else None
+        if state is None or record is None:
+            return report
+        message = None
+        if report.longrepr is not None:
+            message = state.scrub_paths(printable(_message_of(report)))
             if not isinstance(report.longrepr, tuple):
                 # What the submission printed or raised can reach the terminal through a test's
-                # failure (an assertion message quoting its stderr, say): no escape sequences.
-                report.longrepr = printable(str(report.longrepr))
-        if state is not None and call.excinfo is not None:
+                # failure (an assertion message quoting its stderr, say): no escape sequences, and
+                # no sandbox paths. The crash line stays, for the one-line summary.
+                report.longrepr = _escaped(report.longrepr, state.scrub_paths)
+        if call.excinfo is not None:
             exc = call.excinfo.value
-            if isinstance(exc, SubmissionFault) and expected is not None:
-                expected.fault = exc.kind
+            if isinstance(exc, SubmissionFault):
+                state.faults[item.nodeid] = exc.kind
             elif isinstance(exc, SandboxUnavailable):
-                state.flags.add("infra_error")
-                state.error = _short(str(exc))
+                state.fail("infra_error", str(exc))
             elif isinstance(exc, TaskError):
-                state.flags.add("task_error")
-                state.error = _short(str(exc))
+                state.fail("task_error", str(exc))
+        if state.sandbox is not None:
+            self.confinement.update(state.sandbox.confinement)
+        report.user_properties.append(
+            (
+                ANNOTATION,
+                {
+                    "task": state.task.name,
+                    "test_id": record.test_id,
+                    "weight": record.weight,
+                    "gate": record.gate,
+                    "hidden": record.hidden,
+                    "fault": state.faults.get(item.nodeid),
+                    "message": message,
+                    "not_run": f"not run: {state.reason}"
+                    if state.reason is not None and report.when == "setup"
+                    else None,
+                    "metrics": dict(state.test_metrics.get(item.nodeid, {})),
+                    "flags": sorted(state.flags),
+                    "error": state.error,
+                    "confinement": sorted(self.confinement),
+                },
+            )
+        )
         return report
 
+    # -- folding reports into outcomes (where the report is written) -------------------------------
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        state = self.task_of(self.root / report.nodeid.split("::")[0])
-        expected = state.tests.get(report.nodeid) if state else None
-        if expected is None:
+        if self.role is Role.WORKER:
             return
-        expected.duration += report.duration
-        wasxfail = hasattr(report, "wasxfail")
-        if report.when == "setup":
-            if report.failed:
-                expected.outcome, expected.message = "error", expected.messages.get(report.when)
-            elif report.skipped:
-                expected.outcome, expected.message = "skipped", expected.messages.get(report.when)
-        elif report.when == "call":
-            if report.passed:
-                expected.outcome = "xpassed" if wasxfail else "passed"
-            elif report.skipped:
-                expected.outcome = "xfailed" if wasxfail else "skipped"
-                expected.message = expected.messages.get(report.when)
-            else:
-                expected.outcome, expected.message = "failed", expected.messages.get(report.when)
-        elif report.failed and expected.outcome == "passed":
-            expected.outcome, expected.message = "error", expected.messages.get(report.when)
-        if expected.fault and expected.outcome != "passed":
-            expected.outcome = (
-                expected.fault if expected.fault in ("timeout", "crash", "memory", "protocol") else "failed"
+        state = self.task_of_nodeid(report.nodeid)
+        if state is None:
+            return
+        note = _annotation(report)
+        if note is None:
+            # Not made by a test of ours: pytest-xdist reports a test whose worker died this way.
+            # The submission runs in the sandbox, not in that worker: the harness's failure.
+            state.fail("infra_error", f"{report.nodeid}: {_message_of(report).splitlines()[0]}")
+            return
+        record = state.tests.get(report.nodeid)
+        if record is None:
+            record = state.tests[report.nodeid] = TestRecord(
+                report.nodeid, note["test_id"], note["weight"], note["gate"], note["hidden"]
             )
+        record.weight, record.gate, record.hidden = note["weight"], note["gate"], note["hidden"]
+        record.fault = note["fault"]
+        record.add_phase(
+            report.when,
+            passed=report.passed,
+            skipped=report.skipped,
+            wasxfail=hasattr(report, "wasxfail"),
+            duration=report.duration,
+            message=note["message"],
+            not_run=note["not_run"],
+        )
+        state.flags.update(note["flags"])
+        if note["error"] is not None and state.error is None:
+            state.error = note["error"]
+        self.confinement.update(note["confinement"])
+        for name, value in note["metrics"].items():
+            source = state.metric_sources.setdefault(name, note["test_id"])
+            if source != note["test_id"]:
+                state.fail("task_error", f"metric {name!r} was recorded by both {source} and {note['test_id']}")
+            state.metrics[name] = value
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        state = self.task_of_nodeid(nodeid)
+        if state is not None and state.started is None:
+            state.started = time.monotonic()
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        state = self.task_of_nodeid(nodeid)
+        if state is not None:
+            state.finished = time.monotonic()
 
     # -- the end --------------------------------------------------------------------------------------
 
@@ -327,95 +458,64 @@ class GradingSession:
         for state in self.states.values():
             if state.sandbox is not None:
                 state.sandbox.close()
+                state.sandbox = None
             if state.scratch is not None:
                 shutil.rmtree(state.scratch, ignore_errors=True)
                 state.scratch = None
 
     def task_report(self, state: TaskState) -> TaskReport:
-        spec = state.task.manifest.reward
-        tests = list(state.tests.values())
-        if any(t.outcome == "missing" for t in tests):
-            state.flags.add("missing_tests")
-        graded = [GradedTest(t.test_id, t.outcome, t.weight, t.gate) for t in tests]
-        measured = [MeasuredMetric(name, m, state.metrics.get(name)) for name, m in spec.metrics.items()]
-        reward: float | None = None
-        if state.error is None:
-            reward = self.config.hook.pytest_rlgrade_task_reward(task=state.task, tests=graded, metrics=measured)
-            if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not 0 <= reward <= 1:
-                state.flags.add("infra_error")
-                state.error = f"a pytest_rlgrade_task_reward hook computed {reward!r}, not a number in [0, 1]"
-                reward = None
-        if reward is not None and self.settings.submission == "starter" and reward > spec.starter_cap + 1e-12:
-            state.flags.add("starter_over_cap")
-        passed = sum(t.outcome == "passed" for t in tests)
-        missing = sum(t.outcome == "missing" for t in tests)
-        return TaskReport(
+        def reward_of(tests: Any, metrics: Any) -> object:
+            return self.config.hook.pytest_rlgrade_task_reward(
+                task=state.task, tests=list(tests), metrics=list(metrics)
+            )
+
+        now = time.monotonic()
+        return task_report(
             name=state.task.name,
-            reward=reward,
-            flags=sorted(state.flags),  # type: ignore[arg-type]
+            spec=state.task.manifest.reward,
+            tests=list(state.tests.values()),
+            metrics=state.metrics,
+            flags=state.flags,
             error=state.error,
-            counts=Counts(total=len(tests), passed=passed, failed=len(tests) - passed, missing=missing),
-            duration=max(0.0, (state.finished or time.monotonic()) - (state.started or time.monotonic())),
-            tests=[
-                TestResult(
-                    node_id=t.nodeid,
-                    outcome=t.outcome,  # type: ignore[arg-type]
-                    weight=t.weight,
-                    gate=t.gate,
-                    duration=t.duration,
-                    message=None if t.hidden or t.outcome == "passed" else t.message,
-                )
-                for t in tests
-            ],
-            metrics=[
-                MetricResult(
-                    name=m.name,
-                    value=_finite(m.value),
-                    target=m.spec.target,
-                    baseline=m.spec.baseline or 0.0,
-                    direction=m.spec.direction,
-                    weight=m.spec.weight,
-                    credit=metric_credit(m.spec, m.value),
-                )
-                for m in measured
-            ],
+            reason=state.reason,
+            reward_of=reward_of,
+            starter=self.settings.submission == "starter",
+            hide_messages=state.task.manifest.hide_messages,
+            duration=(state.finished or now) - (state.started or now),
         )
 
     @pytest.hookimpl(trylast=True)
-    def pytest_rlgrade_task_reward(self, task: Task, tests: list[GradedTest], metrics: list[MeasuredMetric]) -> float:
+    def pytest_rlgrade_task_reward(self, task: Task, tests: list[Any], metrics: list[Any]) -> float:
         from .reward import task_reward
 
         return task_reward(tests, metrics)
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # Ctrl-C, as pytest tells it: not the interruption pytest reports for collection errors.
+        # The submission cannot cause it (it cannot signal the supervisor, and what it raises
+        # arrives as data).
+        self.interrupted = not excinfo.errisinstance(pytest.Session.Interrupted)  # collection errors
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.close_sandboxes()
-        if exitstatus == USAGE:
-            return
-        interrupted = exitstatus in (INTERRUPTED, INTERNAL)
-        for state in self.states.values():
-            if interrupted and state.error is None and any(t.outcome == "missing" for t in state.tests.values()):
-                state.flags.add("infra_error")
-                state.error = "grading was interrupted before it finished"
+        if self.role is Role.WORKER or exitstatus == USAGE or self.config.option.collectonly:
+            return  # a worker's outcomes travel in its reports; a collection grades nothing
+        if self.interrupted:
+            for state in self.states.values():
+                state.flags.add("interrupted")
+        elif exitstatus == INTERNAL:
+            for state in self.states.values():
+                if state.error is None and any(t.outcome == "missing" for t in state.tests.values()):
+                    state.fail("infra_error", "pytest stopped with an internal error before grading finished")
         tasks = [self.task_report(state) for state in self.states.values()]
         overall = overall_reward(t.reward for t in tasks)
-        if any(t.flags and {"task_error", "infra_error"} & set(t.flags) for t in tasks):
-            status = INTERNAL
-        elif overall is None:
-            status = INTERRUPTED
-        elif (
-            self.settings.min_reward is not None
-            and overall < self.settings.min_reward
-            or any("starter_over_cap" in t.flags for t in tasks)
-        ):
-            status = BELOW_MIN
-        else:
-            status = OK
+        status = exit_status(tasks, overall, self.settings.min_reward)
         report = Report(
             submission=self.settings.submission,
             submission_path=str(self.submission_path),
             seed=self.settings.seed,
             reward=overall,
-            exit_status=int(status),
+            exit_status=status,
             duration=time.monotonic() - self.started,
             sandbox=SandboxInfo(
                 isolation=self.settings.isolation,  # type: ignore[arg-type]
@@ -423,11 +523,9 @@ class GradingSession:
             ),
             tasks=tasks,
         )
-        data = report.model_dump(mode="json")
-        status = self.publish(data, status)
-        session.exitstatus = status
+        session.exitstatus = self.publish(report.model_dump(mode="json"), status)
 
-    def publish(self, data: dict[str, Any], status: pytest.ExitCode) -> pytest.ExitCode:
+    def publish(self, data: dict[str, Any], status: int) -> int:
         """Let hooks modify the report, write it, let hooks forward it; the exit status to use.
 
         Nothing graded is lost: a hook that breaks the report gets the unmodified one written,
@@ -451,7 +549,7 @@ class GradingSession:
                 red=True,
             )
             data, status = original, INTERNAL
-            data["exit_status"] = int(status)
+            data["exit_status"] = status
         try:
             write_report_data(data, self.settings.report)
         except OSError as exc:
@@ -466,21 +564,36 @@ class GradingSession:
         self.config.hook.pytest_rlgrade_report_written(config=self.config, path=self.settings.report, report=data)
         return status
 
-    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
-        state = self.task_of(self.root / nodeid.split("::")[0])
-        if state is not None and state.started is None:
-            state.started = time.monotonic()
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Any:
+        # Outermost wrapper: the reward table comes after pytest's own summaries (issue #8: it sat
+        # 70 lines up).
+        result = yield
+        if self.written is not None:
+            from .summary import summary_lines
 
-    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
-        state = self.task_of(self.root / nodeid.split("::")[0])
-        if state is not None:
-            state.finished = time.monotonic()
+            terminalreporter.section("rlgrade")
+            for line in summary_lines(self.written, self.settings.report, self.settings.min_reward):
+                terminalreporter.write_line(line)
+        elif self.config.option.collectonly and self.role is not Role.WORKER:
+            terminalreporter.write_line("rlgrade: --collect-only grades nothing and writes no report")
+        return result
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.written is None:
-            return
-        from .summary import summary_lines
 
-        terminalreporter.section("rlgrade")
-        for line in summary_lines(self.written, self.settings.report):
-            terminalreporter.write_line(line)
+class XdistHooks:
+    """The pytest-xdist half of grading, registered only when xdist is active: one seed for every
+    worker (as pytest-randomly does), and the expected tests as the workers collected them."""
+
+    def __init__(self, grading: GradingSession) -> None:
+        self.grading = grading
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["rlgrade_seed"] = self.grading.settings.seed
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        grading = self.grading
+        for nodeid in ids:
+            state = grading.task_of_nodeid(nodeid)
+            if state is not None and nodeid not in state.tests:
+                path = grading.config.rootpath / nodeid.split("::")[0]
+                state.tests[nodeid] = grading._record(state, nodeid, path, set())

@@ -20,6 +20,31 @@ grading_key = pytest.StashKey["GradingSession"]()
 
 HELP_ISOLATION = "where submission code runs: sandbox (default) or none (in this process, for debugging trusted code)"
 HELP_REPORT = "where to write the JSON report (default: rlgrade-report.json in the invocation folder)"
+HELP_ROOT = "the repository holding tasks/ (default: the nearest of the invocation folder and its parents)"
+# Our options that take a value: pytest picks its rootdir and ini file before it knows them, so
+# `--submission PATH` (a space) made it take PATH for a test path (issue #8).
+VALUE_OPTIONS = (
+    "--submission",
+    "--submissions",
+    "--task",
+    "--rlgrade-report",
+    "--rlgrade-report-dir",
+    "--rlgrade-workers",
+    "--min-reward",
+    "--rlgrade-seed",
+    "--isolation",
+    "--rlgrade-root",
+)
+# pytest options that leave tests unrun: a test that did not run is never the submission's fault,
+# so grading refuses them (issue #8); naming test files or node ids grades a subset.
+SELECTION_OPTIONS = {
+    "keyword": "-k",
+    "markexpr": "-m",
+    "deselect": "--deselect",
+    "maxfail": "-x/--maxfail",
+    "stepwise": "--sw/--stepwise",
+    "lf": "--lf/--last-failed",
+}
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -32,20 +57,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rlgrade", "grading submissions to tasks (pytest-rlgrade)")
     group.addoption(
         "--submission",
-        metavar="starter|reference|PATH",
+        action="append",
+        dest="submission",
         default=None,
+        metavar="starter|reference|PATH",
         help="grade this submission: the shipped starter or reference, or a folder laid out like "
-        "starter/ (or like starter/NAME/ with a single --task)",
+        "starter/ (or like starter/NAME/ with a single --task); repeat it to grade a batch",
+    )
+    group.addoption(
+        "--submissions",
+        dest="rlgrade_submissions",
+        metavar="FILE",
+        default=None,
+        help="grade a batch: the submissions listed in FILE, one path per line",
     )
     group.addoption(
         "--task",
         action="append",
         dest="rlgrade_tasks",
         default=[],
-        metavar="NAME",
-        help="grade only this task (repeatable; default: every task under tasks/)",
+        metavar="NAME[:ID]",
+        help="grade only this task (repeatable; default: every task under tasks/); NAME:ID grades one dataset instance",
     )
     group.addoption("--rlgrade-report", dest="rlgrade_report", metavar="FILE", default=None, help=HELP_REPORT)
+    group.addoption(
+        "--rlgrade-report-dir",
+        dest="rlgrade_report_dir",
+        metavar="DIR",
+        default=None,
+        help="for a batch: write one report per submission and batch.jsonl into DIR",
+    )
+    group.addoption(
+        "--rlgrade-workers",
+        dest="rlgrade_workers",
+        metavar="N",
+        default=None,
+        help="for a batch: how many submissions to grade at once (default: the number of CPUs)",
+    )
     group.addoption(
         "--min-reward",
         dest="rlgrade_min_reward",
@@ -61,50 +109,156 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seed for generated test data (default: drawn fresh and written in the report)",
     )
     group.addoption("--isolation", dest="rlgrade_isolation", default=None, metavar="MODE", help=HELP_ISOLATION)
+    group.addoption("--rlgrade-root", dest="rlgrade_root", default=None, metavar="DIR", help=HELP_ROOT)
     parser.addini("rlgrade_report", HELP_REPORT, default="")
     parser.addini("rlgrade_isolation", HELP_ISOLATION, default="")
+    parser.addini("rlgrade_root", HELP_ROOT, default="")
 
 
 def _grading_options_without_submission(config: pytest.Config) -> list[str]:
     names = {
         "rlgrade_tasks": "--task",
         "rlgrade_report": "--rlgrade-report",
+        "rlgrade_report_dir": "--rlgrade-report-dir",
+        "rlgrade_workers": "--rlgrade-workers",
         "rlgrade_min_reward": "--min-reward",
         "rlgrade_seed": "--rlgrade-seed",
         "rlgrade_isolation": "--isolation",
+        "rlgrade_root": "--rlgrade-root",
     }
     return [flag for dest, flag in names.items() if config.getoption(dest)]
+
+
+def joined_options(args: list[str]) -> list[str] | None:
+    """``args`` with ``--option VALUE`` of our options written ``--option=VALUE``; None when
+    there is nothing to join."""
+    joined: list[str] = []
+    changed = False
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            joined += args[index:]
+            break
+        if arg in VALUE_OPTIONS and index + 1 < len(args):
+            joined.append(f"{arg}={args[index + 1]}")
+            index += 2
+            changed = True
+            continue
+        joined.append(arg)
+        index += 1
+    return joined if changed else None
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> Any:
+    """The earliest moment grading is known to be asked for: before capturing starts, before any
+    conftest."""
+    import os
+    import sys
+
+    namespace = early_config.known_args_namespace
+    if getattr(namespace, "submission", None) and not os.environ.get("PYTEST_XDIST_WORKER"):
+        invoked = list(early_config.invocation_params.args)
+        joined = joined_options(invoked)
+        if joined is not None and sys.argv[1:] == invoked:
+            # pytest chose its rootdir and ini file taking `--submission PATH`'s PATH for a test
+            # path; start again as `--submission=PATH` so that both spellings grade the same.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execv(sys.executable, [sys.executable, "-m", "pytest", *joined])
+        _remove_stale_report(early_config)
+    return (yield)
+
+
+def _remove_stale_report(config: pytest.Config) -> None:
+    """After any grading run the report path holds that run's report or nothing (issue #8: a
+    failed run left the previous run's `reference 1.0` in place)."""
+    from .settings import SettingsError, report_path
+
+    try:
+        path = report_path(
+            config.known_args_namespace.rlgrade_report, config.getini("rlgrade_report"), config.invocation_params.dir
+        )
+    except SettingsError:
+        return
+    if path.is_file() or path.is_symlink():
+        path.unlink()
+
+
+def _role(config: pytest.Config) -> Any:
+    from .grading import Role
+
+    if hasattr(config, "workerinput"):
+        return Role.WORKER
+    if getattr(config.option, "dist", "no") != "no" and not config.option.collectonly:
+        return Role.CONTROLLER
+    return Role.SINGLE
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hidden: withhold this test's failure message from the rlgrade report")
-    submission = config.getoption("submission")
-    if submission is None:
+    submissions = config.getoption("submission")
+    if not submissions and not config.getoption("rlgrade_submissions"):
         stray = _grading_options_without_submission(config)
         if stray:
             raise pytest.UsageError(f"{', '.join(stray)} only make sense with --submission")
         return
-    from .grading import GradingSession
-    from .settings import SettingsError, settle
+    from .grading import GradingSession, Role, XdistHooks
+    from .settings import SettingsError, find_root, settle
 
+    selected = [flag for dest, flag in SELECTION_OPTIONS.items() if getattr(config.option, dest, None)]
+    if selected:
+        raise pytest.UsageError(
+            f"{', '.join(selected)} would leave tests unrun, and a reward needs every test: "
+            "to grade a subset, name test files or node ids on the command line"
+        )
+    role = _role(config)
+    seed = config.workerinput["rlgrade_seed"] if role is Role.WORKER else config.getoption("rlgrade_seed")
     try:
+        root = find_root(
+            config.getoption("rlgrade_root"),
+            config.getini("rlgrade_root"),
+            config.inipath,
+            config.invocation_params.dir,
+            config.rootpath,
+        )
+        if len(submissions or []) != 1 or config.getoption("rlgrade_submissions"):
+            from .batch import BatchSession
+
+            batch = BatchSession.from_config(config, root)
+            config.pluginmanager.register(batch, "rlgrade-batch")
+            return
         settings = settle(
-            submission=submission,
+            submission=submissions[0],
             tasks=config.getoption("rlgrade_tasks"),
             report=config.getoption("rlgrade_report"),
             report_ini=config.getini("rlgrade_report"),
             min_reward=config.getoption("rlgrade_min_reward"),
-            seed=config.getoption("rlgrade_seed"),
+            seed=None if seed is None else str(seed),
             isolation=config.getoption("rlgrade_isolation"),
             isolation_ini=config.getini("rlgrade_isolation"),
             invocation_dir=config.invocation_params.dir,
+            root=root,
         )
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
-    grading = GradingSession(config, settings)
+    grading = GradingSession(config, settings, role)
+    if config.inipath is not None and config.inipath.resolve().is_relative_to(grading.submission_path):
+        raise pytest.UsageError(
+            f"pytest read its configuration from {config.inipath}, inside the submission: "
+            "grade it as --submission=PATH (with '='), or from the repository's folder"
+        )
     config.stash[grading_key] = grading
     config.pluginmanager.register(grading, "rlgrade-session")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(grading), "rlgrade-xdist")
+    config.option.importmode = "importlib"  # task tests are written for it (tasks share file names)
+    if role is not Role.WORKER and config.option.tbstyle == "auto" and config.option.verbose <= 0:
+        # A compact view (issue #8): one line per failing test, the reward table last; --tb or -v
+        # bring back pytest's full detail.
+        config.option.tbstyle = "no"
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = grading.test_paths()
     if grading.uses_hypothesis():
@@ -149,6 +303,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if grading is not None:
         grading.close_sandboxes()
         config.pluginmanager.unregister(grading)
+        for name in ("rlgrade-xdist",):
+            plugin = config.pluginmanager.get_plugin(name)
+            if plugin is not None:
+                config.pluginmanager.unregister(plugin)
         del config.stash[grading_key]
 
 
@@ -159,7 +317,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     settings = grading.settings
     return [
         f"rlgrade: submission {settings.submission} ({grading.submission_path}), tasks "
-        f"{', '.join(grading.states)}, seed {settings.seed}, isolation {settings.isolation}"
+        f"{', '.join(grading.states)}, seed {settings.seed}, isolation {settings.isolation}, root {settings.root}"
     ]
 
 

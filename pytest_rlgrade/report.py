@@ -19,13 +19,27 @@ from pydantic import BaseModel, ConfigDict, Field
 SCHEMA_VERSION: Literal[1] = 1
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 
+# not_run: not run because the reward was already settled (the submission has no package).
 Outcome = Literal[
-    "passed", "failed", "error", "skipped", "xfailed", "xpassed", "missing", "timeout", "crash", "memory", "protocol"
+    "passed",
+    "failed",
+    "error",
+    "skipped",
+    "xfailed",
+    "xpassed",
+    "missing",
+    "timeout",
+    "crash",
+    "memory",
+    "protocol",
+    "not_run",
 ]
 # Flags a task can carry. Submission faults: timeout, crash, memory, protocol, output_truncated,
-# tamper (the submission carried files meant to subvert grading; they were not used). Grading
-# problems: missing_tests. Not the submission's fault, reward null: infra_error, task_error.
-# For task authors: starter_over_cap.
+# tamper (the submission carried files meant to subvert grading; they were not used),
+# missing_package (no package where the task expects it: reward 0, `reason` says what was
+# expected where), invalid_submission (in-memory files that cannot be laid out: an absolute
+# path, one climbing out with `..` or through a file). Not the submission's fault, reward null: missing_tests (expected tests did not
+# run), infra_error, task_error, interrupted. For task authors: starter_over_cap.
 Flag = Literal[
     "timeout",
     "crash",
@@ -33,9 +47,12 @@ Flag = Literal[
     "protocol",
     "output_truncated",
     "tamper",
+    "missing_package",
+    "invalid_submission",
     "missing_tests",
     "infra_error",
     "task_error",
+    "interrupted",
     "starter_over_cap",
 ]
 
@@ -75,6 +92,8 @@ class TaskReport(_Model):
     reward: float | None = Field(ge=0, le=1, description="null when the task could not be graded")
     flags: list[Flag] = Field(default_factory=list)
     error: str | None = Field(default=None, description="why the task could not be graded")
+    reason: str | None = Field(default=None, description="why the submission earned nothing without its tests running")
+    instance: str | None = Field(default=None, description="the dataset instance graded, for a task with instances")
     counts: Counts
     duration: float = Field(ge=0)
     tests: list[TestResult] = Field(default_factory=list)

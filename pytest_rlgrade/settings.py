@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,36 @@ class Settings:
     seed: int
     seed_given: bool
     isolation: str
+    root: Path = Path(".")
+
+
+def report_path(report: str | None, report_ini: str, invocation_dir: Path) -> Path:
+    """Where the report goes: ``--rlgrade-report``, the ini key, or the default."""
+    value, source = _option(report, report_ini or DEFAULT_REPORT)
+    if not str(value).strip():
+        raise SettingsError(f"--rlgrade-report: an empty path from {source}")
+    path = Path(value)
+    return path if path.is_absolute() else invocation_dir / path
+
+
+def find_root(option: str | None, ini: str, inipath: Path | None, invocation_dir: Path, rootpath: Path) -> Path:
+    """The repository holding ``tasks/``: ``--rlgrade-root``, the ini key ``rlgrade_root``
+    (relative to the ini file), else the nearest of the invocation folder and its parents that has
+    a ``tasks/`` folder, else pytest's rootdir (issue #8: grading works from any folder)."""
+    if option or ini:
+        where = "--rlgrade-root" if option else f"rlgrade_root in {inipath}"
+        base = invocation_dir if option else (inipath.parent if inipath else invocation_dir)
+        root = (base / (option or ini)).resolve()
+        if not (root / "tasks").is_dir():
+            raise SettingsError(f"{where}: {root} has no tasks/ folder")
+        return root
+    for candidate in (invocation_dir, *invocation_dir.parents, rootpath):
+        if (candidate / "tasks").is_dir() and any((candidate / "tasks").glob("*/task.yaml")):
+            return candidate.resolve()
+    raise SettingsError(
+        f"no tasks/*/task.yaml in {invocation_dir} or its parents: run pytest from the repository that holds "
+        "tasks/, or name it with --rlgrade-root DIR (ini: rlgrade_root)"
+    )
 
 
 def _option(value: Any, ini: Any) -> tuple[Any, str]:
@@ -47,16 +78,12 @@ def settle(
     isolation: str | None,
     isolation_ini: str,
     invocation_dir: Path,
+    root: Path = Path("."),
 ) -> Settings:
     """Check every option's value and fill in defaults; raises :class:`SettingsError`."""
     if not submission:
         raise SettingsError("--submission needs a value: starter, reference or a PATH")
-    report_value, source = _option(report, report_ini or DEFAULT_REPORT)
-    if not str(report_value).strip():
-        raise SettingsError(f"--rlgrade-report: an empty path from {source}")
-    report_path = Path(report_value)
-    if not report_path.is_absolute():
-        report_path = invocation_dir / report_path
+    report = report_path(report, report_ini, invocation_dir)
     minimum = None
     if min_reward is not None:
         try:
@@ -78,18 +105,19 @@ def settle(
     if isolation_value not in ISOLATIONS:
         raise SettingsError(f"invalid isolation {isolation_value!r} from {source}: choose from {', '.join(ISOLATIONS)}")
     return Settings(
-        submission, tuple(dict.fromkeys(tasks)), report_path, minimum, seed_value, seed is not None, isolation_value
+        submission, tuple(dict.fromkeys(tasks)), report, minimum, seed_value, seed is not None, isolation_value, root
     )
 
 
 def submission_folders(
     value: str, root: Path, invocation_dir: Path, tasks: dict[str, str]
 ) -> tuple[Path, dict[str, Path]]:
-    """Where each task's submission is: ``{task: folder holding PACKAGE/}``.
+    """Where each task's submission is: ``{task: folder that should hold PACKAGE/}``.
 
     ``tasks`` maps the tasks to grade to their package names. ``value`` is ``starter``,
     ``reference`` (the repository's folders) or a PATH laid out like ``starter/`` or, for a single
-    task, like ``starter/NAME/``.
+    task, like ``starter/NAME/``. A folder that does not exist is a usage error; an existing one is
+    always graded, whatever it holds (see :func:`package_problem`).
     """
     base = root / value if value in SHIPPED else Path(value)
     if not base.is_absolute():
@@ -97,16 +125,41 @@ def submission_folders(
     if not base.is_dir():
         raise SubmissionPathError(f"--submission {value}: no such folder ({base})")
     base = base.resolve()
-    if len(tasks) == 1 and value not in SHIPPED:
-        ((name, package),) = tasks.items()
-        if not (base / name / package).exists() and ((base / package).exists() or (base / f"{package}.py").exists()):
-            return base, {name: base}
-    folders = {}
-    for name in tasks:
-        if not (base / name).is_dir():
-            hint = "" if len(tasks) > 1 else f" or {base}/{tasks[name]}/"
+    if value in SHIPPED:
+        missing = [name for name in tasks if not (base / name).is_dir()]
+        if missing:
             raise SubmissionPathError(
-                f"--submission {value}: no folder for task {name!r} (expected {base}/{name}/{hint})"
+                f"--submission {value}: no folder for task {missing[0]!r} (expected {base / missing[0]}/)"
             )
-        folders[name] = base / name
-    return base, folders
+        return base, {name: base / name for name in tasks}
+    if len(tasks) == 1:
+        ((name, package),) = tasks.items()
+
+        def holds(folder: Path) -> bool:
+            return os.path.lexists(folder / package) or os.path.lexists(folder / f"{package}.py")
+
+        if holds(base / name):
+            return base, {name: base / name}
+        if holds(base) or not (base / name).is_dir():
+            return base, {name: base}
+        return base, {name: base / name}
+    return base, {name: base / name for name in tasks}
+
+
+def package_problem(folder: Path, package: str) -> str | None:
+    """Why ``folder`` holds no gradable ``package`` (None when it does): the submission then earns
+    nothing, flagged ``missing_package`` (issue #8: an empty or misnamed folder imported as a
+    namespace package, and the policy was told ``has no attribute ...``)."""
+    expected = f"expected a package {package}/ (with __init__.py) or a module {package}.py"
+    if not folder.is_dir():
+        return f"{expected} in {folder}/, which does not exist"
+    directory, module = folder / package, folder / f"{package}.py"
+    if directory.is_symlink() or module.is_symlink():
+        return f"{expected} in {folder}/: {package} there is a symbolic link, and submissions are plain files"
+    if directory.is_dir():
+        if (directory / "__init__.py").is_file():
+            return None
+        return f"{expected} in {folder}/: {directory}/ has no __init__.py (a namespace package is not a submission)"
+    if module.is_file():
+        return None
+    return f"{expected} in {folder}/, which holds none"

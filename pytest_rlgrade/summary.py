@@ -10,7 +10,7 @@ def _reward(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def summary_lines(report: dict[str, Any], path: Path) -> list[str]:
+def summary_lines(report: dict[str, Any], path: Path, min_reward: float | None = None) -> list[str]:
     from tabulate import tabulate
 
     rows = []
@@ -35,9 +35,13 @@ def summary_lines(report: dict[str, Any], path: Path) -> list[str]:
     for task in report["tasks"]:
         if task.get("error"):
             lines.append(f"{task['name']}: not graded: {task['error']}")
+        elif task.get("reason"):
+            lines.append(f"{task['name']}: {task['reason']}")
     sandbox = report["sandbox"]
-    confinement = ", ".join(sandbox["confinement"]) or "none"
-    lines.append(f"isolation: {sandbox['isolation']} ({confinement})")
+    if sandbox["isolation"] == "none":
+        lines.append("isolation: none (the submission ran in this process)")
+    elif sandbox["confinement"]:  # no line when no sandbox ran (issue #8 saw "sandbox (none)")
+        lines.append(f"isolation: sandbox ({', '.join(sandbox['confinement'])})")
     if sandbox["isolation"] == "sandbox":
         missing = [name for name in ("landlock", "pidns") if name not in sandbox["confinement"]]
         if missing and sandbox["confinement"]:
@@ -48,4 +52,24 @@ def summary_lines(report: dict[str, Any], path: Path) -> list[str]:
     lines.append(
         f"reward {_reward(report['reward'])} for {report['submission']} (seed {report['seed']}); report: {path}"
     )
+    verdict = verdict_words(report, min_reward)
+    if verdict:
+        lines.append(verdict)
     return lines
+
+
+def verdict_words(report: dict[str, Any], min_reward: float | None) -> str | None:
+    """The --min-reward and starter-cap verdicts in words."""
+    words = []
+    reward = report["reward"]
+    if min_reward is not None:
+        if reward is None:
+            words.append(f"no reward to hold against --min-reward {min_reward:g}: the run could not be graded")
+        elif reward < min_reward:
+            words.append(f"reward {reward:.4f} is below --min-reward {min_reward:g}")
+        else:
+            words.append(f"reward {reward:.4f} meets --min-reward {min_reward:g}")
+    over = [t["name"] for t in report["tasks"] if "starter_over_cap" in t["flags"]]
+    if over:
+        words.append(f"the starter earns more than its cap in {', '.join(over)}")
+    return "; ".join(words) or None

@@ -84,6 +84,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeini("[pytest]\n")
     for rel, text in {
         "tasks/calc/task.yaml": MANIFEST,
+        "tasks/calc/prompt.md": "Write calc.\n",
         "tasks/calc/tests/test_calc.py": TESTS,
         "reference/calc/calc/__init__.py": FULL,
         "starter/calc/calc/__init__.py": PARTIAL,
@@ -235,14 +236,38 @@ def test_gate_zeroes_the_task(project: pytest.Pytester) -> None:
     assert task["reward"] == 0.0
 
 
-def test_deselected_tests_are_missing(project: pytest.Pytester) -> None:
-    _, report = grade(project, "--submission=reference", "--deselect=tasks/calc/tests/test_calc.py::test_mul")
+def test_deselection_is_refused_and_leaves_no_report(project: pytest.Pytester) -> None:
+    """Issue #8: a deselected test left unrun still produced a number (0.51 for a correct
+    solution). Now the run is refused, and the report path holds nothing."""
+    (project.path / "out").mkdir(exist_ok=True)
+    stale = project.path / "out" / "report.json"
+    stale.write_text('{"reward": 1.0}')
+    result = project.runpytest_subprocess(
+        f"--rlgrade-report={stale}", "--submission=reference", "--deselect=tasks/calc/tests/test_calc.py::test_mul"
+    )
+    assert result.ret == 4
+    assert not stale.exists()
+    result.stderr.fnmatch_lines(["ERROR: --deselect would leave tests unrun*"])
+
+
+def test_tests_that_did_not_run_make_no_reward(project: pytest.Pytester) -> None:
+    """Whatever stops tests from running (here a conftest hook of the task's that skips running
+    one: a stand-in for any plugin), the reward is null and the exit status the harness's."""
+    (project.path / "tasks" / "calc" / "tests" / "conftest.py").write_text(
+        "import pytest\n"
+        "@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_runtest_protocol(item, nextitem):\n"
+        "    return True if item.name == 'test_mul' else None\n"
+    )
+    result, report = grade(project, "--submission=reference")
+    assert result.ret == 3
     assert report is not None
     task = report["tasks"][0]
     assert outcomes(task)["test_mul"] == "missing"
+    assert task["reward"] is None
+    assert report["reward"] is None
     assert "missing_tests" in task["flags"]
-    assert task["counts"]["missing"] == 1
-    assert task["reward"] < 1.0
+    assert "test_calc.py::test_mul" in task["error"]
 
 
 def test_a_task_whose_tests_do_not_collect_is_not_graded(project: pytest.Pytester) -> None:
@@ -354,3 +379,227 @@ def test_an_unwritable_report_goes_to_stderr(project: pytest.Pytester) -> None:
     assert result.ret == 3
     result.stdout.fnmatch_lines(["*cannot write the report to*blocked/report.json*"])
     assert json.loads(result.stderr.str()[result.stderr.str().index("{") :])["reward"] == 1.0
+
+
+# -- issue #8: integrity -----------------------------------------------------------------------------
+
+
+def test_xdist_gives_one_report_identical_to_a_plain_run(project: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    _, plain = grade(project, "--submission=starter", "--rlgrade-seed=11")
+    result, spread = grade(project, "--submission=starter", "--rlgrade-seed=11", "-n", "2")
+    assert plain is not None
+    assert spread is not None, result.outlines
+    assert spread["seed"] == plain["seed"] == 11
+    assert spread["reward"] == plain["reward"]
+    a, b = plain["tasks"][0], spread["tasks"][0]
+    assert {t["node_id"]: t["outcome"] for t in a["tests"]} == {t["node_id"]: t["outcome"] for t in b["tests"]}
+    assert a["metrics"] == b["metrics"]
+    assert b["counts"] == a["counts"]
+    assert b["counts"]["total"] == 5
+    assert {t["node_id"]: (t["weight"], t["gate"]) for t in a["tests"]} == {
+        t["node_id"]: (t["weight"], t["gate"]) for t in b["tests"]
+    }
+    assert spread["sandbox"]["confinement"] == plain["sandbox"]["confinement"]
+
+
+def test_xdist_draws_one_seed_for_all_workers(project: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    _, first = grade(project, "--submission=reference", "-n", "2")
+    assert first is not None
+    assert first["reward"] == 1.0
+    assert first["tasks"][0]["counts"]["passed"] == 5
+
+
+def test_collect_only_grades_nothing(project: pytest.Pytester) -> None:
+    result, report = grade(project, "--submission=reference", "--collect-only", "-q")
+    assert result.ret == 0
+    assert report is None
+    assert "grades nothing" in result.stdout.str()
+
+
+def test_ctrl_c_is_interrupted_with_no_reward(project: pytest.Pytester) -> None:
+    (project.path / "tasks" / "calc" / "tests" / "test_zz_interrupt.py").write_text(
+        "def test_press_ctrl_c(submission):\n    raise KeyboardInterrupt\n"
+    )
+    result, report = grade(project, "--submission=reference")
+    assert result.ret == 2
+    assert report is not None
+    assert report["reward"] is None
+    assert report["exit_status"] == 2
+    task = report["tasks"][0]
+    assert "interrupted" in task["flags"]
+    assert "infra_error" not in task["flags"]
+    assert task["reward"] is None
+
+
+def test_a_usage_error_removes_the_previous_report(project: pytest.Pytester) -> None:
+    _, report = grade(project, "--submission=reference")
+    assert report is not None
+    path = project.path / "out" / "report.json"
+    project.runpytest_subprocess(f"--rlgrade-report={path}", "--submission=reference", "--min-reward=2")
+    assert not path.exists()
+    project.runpytest_subprocess(f"--rlgrade-report={path}", "--submission=reference", "--no-such-option")
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("layout", ["empty", "namespace", "misnamed"])
+def test_a_folder_without_the_package_is_graded_zero(project: pytest.Pytester, layout: str) -> None:
+    rollout = project.path / "rollout"
+    rollout.mkdir()
+    if layout == "namespace":
+        (rollout / "calc").mkdir()
+        (rollout / "calc" / "core.py").write_text(FULL)
+    elif layout == "misnamed":
+        (rollout / "calculator").mkdir()
+        (rollout / "calculator" / "__init__.py").write_text(FULL)
+    result, report = grade(project, f"--submission={rollout}", "--task=calc")
+    assert result.ret == 0, result.outlines
+    assert report is not None
+    task = report["tasks"][0]
+    assert task["reward"] == 0.0
+    assert task["flags"] == ["missing_package"]
+    assert task["reason"].startswith(f"expected a package calc/ (with __init__.py) or a module calc.py in {rollout}/")
+    assert {t["outcome"] for t in task["tests"]} == {"not_run"}
+    assert "isolation: sandbox" not in result.stdout.str()  # no sandbox ran
+
+
+def test_values_cross_with_their_types(project: pytest.Pytester) -> None:
+    (project.path / "tasks" / "calc" / "tests" / "test_types.py").write_text(
+        "def test_pair(submission):\n"
+        "    assert submission.module('calc').pair() == (0, 1)\n"
+        "def test_kinds(submission):\n"
+        "    assert submission.module('calc').kinds() == ({1, 2}, frozenset({3}), b'x', {(1, 2): 'p'})\n"
+    )
+    for folder, pair in (("reference", "(0, 1)"), ("starter", "[0, 1]")):
+        source = project.path / folder / "calc" / "calc" / "__init__.py"
+        source.write_text(
+            source.read_text()
+            + f"\ndef pair():\n    return {pair}\n"
+            + "\ndef kinds():\n    return ({1, 2}, frozenset({3}), b'x', {(1, 2): 'p'})\n"
+        )
+    _, good = grade(project, "--submission=reference")
+    _, bad = grade(project, "--submission=starter")
+    assert good is not None
+    assert bad is not None
+    assert outcomes(good["tasks"][0])["test_pair"] == "passed"
+    assert outcomes(good["tasks"][0])["test_kinds"] == "passed"
+    assert outcomes(bad["tasks"][0])["test_pair"] == "failed"
+
+
+def test_a_selector_that_matches_nothing_is_a_task_error(project: pytest.Pytester) -> None:
+    manifest = project.path / "tasks" / "calc" / "task.yaml"
+    manifest.write_text(MANIFEST.replace("  metrics:", '  gates: ["test_calc.py::test_imports"]\n  metrics:'))
+    result, report = grade(project, "--submission=reference")
+    assert result.ret == 3
+    assert report is not None
+    task = report["tasks"][0]
+    assert task["reward"] is None
+    assert task["error"] == f"{manifest}: reward.gates: 'test_calc.py::test_imports' matches no collected test"
+
+
+def test_a_preload_that_does_not_import_is_a_task_error(project: pytest.Pytester) -> None:
+    manifest = project.path / "tasks" / "calc" / "task.yaml"
+    manifest.write_text(MANIFEST + "preload: [no_such_module_anywhere]\n")
+    result, report = grade(project, "--submission=reference")
+    assert result.ret == 3
+    assert report is not None
+    task = report["tasks"][0]
+    assert "task_error" in task["flags"]
+    assert "preload 'no_such_module_anywhere' does not import in the sandbox" in task["error"]
+
+
+def test_a_metric_recorded_twice_is_a_task_error(project: pytest.Pytester) -> None:
+    (project.path / "tasks" / "calc" / "tests" / "test_twice.py").write_text(
+        "def test_again(submission, metric):\n    metric('accuracy', 1.0)\n"
+    )
+    result, report = grade(project, "--submission=reference")
+    assert result.ret == 3
+    assert report is not None
+    task = report["tasks"][0]
+    assert task["reward"] is None
+    assert "metric 'accuracy' was recorded by both" in task["error"]
+
+
+def test_one_test_recording_a_metric_twice_fails_naming_it(project: pytest.Pytester) -> None:
+    (project.path / "tasks" / "calc" / "tests" / "test_twice.py").write_text(
+        "def test_again(submission, metric):\n    metric('accuracy', 0.9)\n    metric('accuracy', float('nan'))\n"
+    )
+    _, report = grade(project, "--submission=reference")
+    assert report is not None
+    assert "metric 'accuracy' was recorded twice by" in report["tasks"][0]["error"]
+
+
+def test_hide_messages_withholds_every_message_and_paths_never_show(project: pytest.Pytester) -> None:
+    (project.path / "tasks" / "calc" / "tests" / "test_where.py").write_text(
+        "def test_where(submission):\n    assert str(submission.workdir) == 'x'\n"
+    )
+    _, shown = grade(project, "--submission=starter")
+    assert shown is not None
+    messages = [t["message"] for t in shown["tasks"][0]["tests"] if t["message"]]
+    assert messages
+    assert not any("/rlgrade-calc-" in m for m in messages), messages
+    assert any("<sandbox>" in m for m in messages)
+    manifest = project.path / "tasks" / "calc" / "task.yaml"
+    manifest.write_text(MANIFEST + "hide_messages: true\n")
+    _, hidden = grade(project, "--submission=starter")
+    assert hidden is not None
+    assert all(t["message"] is None for t in hidden["tasks"][0]["tests"])
+    assert hidden["reward"] == shown["reward"]
+
+
+def test_the_terminal_is_compact_with_the_table_last(project: pytest.Pytester) -> None:
+    result, _ = grade(project, "--submission=starter", "--min-reward=1.0", "-q")
+    lines = result.stdout.lines
+    assert result.ret == 1
+    assert len(lines) < 40, "\n".join(lines)
+    assert not any(line.startswith("____") for line in lines)  # no tracebacks by default
+    assert sum(line.startswith("FAILED ") for line in lines) == 3
+    tail = "\n".join(lines[-4:])
+    assert "is below --min-reward 1" in tail
+    verbose, _ = grade(project, "--submission=starter", "--tb=short")
+    assert any(line.startswith("____") for line in verbose.stdout.lines)
+
+
+@pytest.mark.parametrize("spelling", ["equals", "space"])
+def test_both_spellings_grade_the_same_from_any_folder(project: pytest.Pytester, spelling: str) -> None:
+    rollout = project.path / "elsewhere" / "rollout"
+    (rollout / "calc").mkdir(parents=True)
+    (rollout / "calc" / "__init__.py").write_text(FULL)
+    report = project.path / "out" / f"{spelling}.json"
+    if spelling == "equals":
+        args = [f"--submission={rollout}", "--task=calc", f"--rlgrade-report={report}"]
+    else:
+        args = ["--submission", str(rollout), "--task", "calc", "--rlgrade-report", str(report)]
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--rlgrade-seed=3", *args)
+    assert result.ret == 0, result.outlines + result.errlines
+    data = json.loads(report.read_text())
+    assert data["reward"] == 1.0
+    assert data["submission_path"] == str(rollout)
+
+
+def test_grading_from_another_folder_names_the_repository(project: pytest.Pytester) -> None:
+    elsewhere = project.path / "elsewhere"
+    elsewhere.mkdir()
+    report = project.path / "out" / "r.json"
+    result = subprocess_pytest(
+        elsewhere,
+        f"--submission={project.path / 'reference'}",
+        f"--rlgrade-root={project.path}",
+        f"--rlgrade-report={report}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(report.read_text())["reward"] == 1.0
+
+
+def subprocess_pytest(cwd: Path, *args: str) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

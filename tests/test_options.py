@@ -17,6 +17,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.mkdir("tasks/toy")
     pytester.mkdir("tasks/toy/tests")
     (pytester.path / "tasks/toy/task.yaml").write_text(TOY_YAML)
+    (pytester.path / "tasks/toy/prompt.md").write_text("Write toy.\n")
     (pytester.path / "tasks/toy/tests/test_toy.py").write_text("def test_toy(submission):\n    pass\n")
     pytester.mkdir("sub")
     pytester.mkdir("sub/toy")
@@ -106,7 +107,35 @@ def test_unknown_task_lists_the_known_ones(project: pytest.Pytester) -> None:
 def test_no_tasks_at_all(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]")
     pytester.mkdir("sub")
-    assert usage_error(pytester, "--submission=sub").startswith("no tasks to grade")
+    assert usage_error(pytester, "--submission=sub").startswith(f"no tasks/*/task.yaml in {pytester.path}")
+
+
+def test_a_missing_prompt_is_a_manifest_error(project: pytest.Pytester) -> None:
+    (project.path / "tasks/toy/prompt.md").unlink()
+    manifest = project.path / "tasks/toy/task.yaml"
+    assert usage_error(project, "--submission=sub") == (
+        f"{manifest}: prompt: 'prompt.md' does not exist in {project.path / 'tasks/toy'}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["-k", "toy"], "-k"),
+        (["-m", "slow"], "-m"),
+        (["--deselect=tasks/toy/tests/test_toy.py::test_toy"], "--deselect"),
+        (["-x"], "-x/--maxfail"),
+        (["--maxfail=2"], "-x/--maxfail"),
+    ],
+)
+def test_selections_that_leave_tests_unrun_are_refused(project: pytest.Pytester, args: list[str], named: str) -> None:
+    reason = usage_error(project, "--submission=sub", *args)
+    assert reason.startswith(f"{named} would leave tests unrun, and a reward needs every test")
+
+
+def test_naming_a_test_file_still_grades_a_subset(project: pytest.Pytester) -> None:
+    config = project.parseconfigure("--submission=sub", "tasks/toy/tests/test_toy.py")
+    assert config.stash[grading_key].full_collection is False
 
 
 @pytest.mark.parametrize(
@@ -145,7 +174,10 @@ def test_missing_submission_folder(project: pytest.Pytester) -> None:
     )
 
 
-def test_missing_task_folder_in_the_submission(project: pytest.Pytester) -> None:
+def test_an_empty_submission_folder_is_graded_not_refused(project: pytest.Pytester) -> None:
     project.mkdir("empty")
-    reason = usage_error(project, "--submission=empty")
-    assert reason.startswith(f"--submission empty: no folder for task 'toy' (expected {project.path / 'empty'}/toy/")
+    config = project.parseconfigure("--submission=empty")
+    state = config.stash[grading_key].states["toy"]
+    assert "missing_package" in state.flags
+    expected = "expected a package toy/ (with __init__.py) or a module toy.py in"
+    assert state.reason == f"{expected} {project.path / 'empty'}/, which holds none"

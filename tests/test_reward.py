@@ -21,7 +21,8 @@ LOWER = MetricSpec(target=50.0, baseline=500.0, direction="lower")
 
 def test_every_outcome_is_listed() -> None:
     assert set(NOT_PASSED) == {
-        "failed", "error", "skipped", "xfailed", "xpassed", "missing", "timeout", "crash", "memory", "protocol"
+        "failed", "error", "skipped", "xfailed", "xpassed", "missing", "timeout", "crash", "memory", "protocol",
+        "not_run",
     }  # fmt: skip
 
 

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from pytest_rlgrade.errors import SubmissionPathError
-from pytest_rlgrade.settings import DEFAULT_REPORT, Settings, SettingsError, settle, submission_folders
+from pytest_rlgrade.settings import (
+    DEFAULT_REPORT,
+    Settings,
+    SettingsError,
+    find_root,
+    package_problem,
+    settle,
+    submission_folders,
+)
 
 INVOKED = Path("/somewhere/invoked")
 
@@ -235,12 +243,12 @@ def test_path_is_resolved(repo: Path, tmp_path: Path) -> None:
 
 
 def test_name_layout_is_only_for_a_single_task(repo: Path, tmp_path: Path) -> None:
+    """With several tasks each needs its folder: the packages at the top are not looked at, and
+    the tasks are graded as missing their package (issue #8: an existing folder is graded)."""
     mine = tmp_path / "mine"
     package(mine / "alpha_pkg")
     package(mine / "beta")
-    with pytest.raises(SubmissionPathError) as info:
-        submission_folders(str(mine), repo, repo, TASKS)
-    assert f"no folder for task 'alpha' (expected {mine}/alpha/)" in str(info.value)
+    assert submission_folders(str(mine), repo, repo, TASKS) == (mine, {"alpha": mine / "alpha", "beta": mine / "beta"})
 
 
 @pytest.mark.parametrize("value", ["nowhere", "/no/such/folder"])
@@ -263,25 +271,88 @@ def test_missing_shipped_folder(tmp_path: Path) -> None:
     assert str(info.value) == f"--submission reference: no such folder ({tmp_path / 'reference'})"
 
 
-def test_missing_task_folder(repo: Path, tmp_path: Path) -> None:
+def test_missing_task_folder_is_graded(repo: Path, tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     package(mine / "alpha" / "alpha_pkg")
-    with pytest.raises(SubmissionPathError) as info:
-        submission_folders(str(mine), repo, repo, TASKS)
-    assert str(info.value) == f"--submission {mine}: no folder for task 'beta' (expected {mine}/beta/)"
+    assert submission_folders(str(mine), repo, repo, TASKS) == (mine, {"alpha": mine / "alpha", "beta": mine / "beta"})
 
 
-def test_missing_task_folder_single_task(repo: Path, tmp_path: Path) -> None:
+def test_an_empty_folder_is_graded_for_a_single_task(repo: Path, tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
-    with pytest.raises(SubmissionPathError) as info:
-        submission_folders(str(mine), repo, repo, {"alpha": "alpha_pkg"})
-    message = str(info.value)
-    assert f"no folder for task 'alpha' (expected {mine}/alpha/" in message
-    assert f"{mine}/alpha_pkg/" in message
+    assert submission_folders(str(mine), repo, repo, {"alpha": "alpha_pkg"}) == (mine, {"alpha": mine})
 
 
 def test_missing_task_in_shipped_folder(repo: Path) -> None:
     with pytest.raises(SubmissionPathError) as info:
         submission_folders("starter", repo, repo, {"gamma": "gamma"})
-    assert f"no folder for task 'gamma' (expected {repo / 'starter'}/gamma/" in str(info.value)
+    assert f"no folder for task 'gamma' (expected {repo / 'starter'}/gamma/)" in str(info.value)
+
+
+# -- package_problem ---------------------------------------------------------------------------------
+
+
+def test_a_package_or_a_module_is_a_submission(tmp_path: Path) -> None:
+    package(tmp_path / "a" / "pkg")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "pkg.py").write_text("")
+    assert package_problem(tmp_path / "a", "pkg") is None
+    assert package_problem(tmp_path / "b", "pkg") is None
+
+
+def test_what_is_not_a_submission_says_what_was_expected_where(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "namespace" / "pkg").mkdir(parents=True)
+    (tmp_path / "misnamed" / "other").mkdir(parents=True)
+    (tmp_path / "misnamed" / "other" / "__init__.py").write_text("")
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "pkg").symlink_to(tmp_path / "misnamed" / "other")
+    expected = "expected a package pkg/ (with __init__.py) or a module pkg.py in"
+    for name, detail in [
+        ("empty", "which holds none"),
+        ("namespace", "has no __init__.py (a namespace package is not a submission)"),
+        ("misnamed", "which holds none"),
+        ("linked", "is a symbolic link"),
+        ("nowhere", "which does not exist"),
+    ]:
+        problem = package_problem(tmp_path / name, "pkg")
+        assert problem is not None, name
+        assert problem.startswith(f"{expected} {tmp_path / name}/"), problem
+        assert detail in problem, (name, problem)
+
+
+# -- find_root ---------------------------------------------------------------------------------------
+
+
+def make_repo(folder: Path) -> Path:
+    (folder / "tasks" / "t").mkdir(parents=True)
+    (folder / "tasks" / "t" / "task.yaml").write_text("name: t\npackage: t\n")
+    return folder
+
+
+def test_root_is_found_above_the_invocation_folder(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    (repo / "deep" / "er").mkdir(parents=True)
+    assert find_root(None, "", None, repo / "deep" / "er", tmp_path / "elsewhere") == repo
+
+
+def test_root_option_wins_and_is_checked(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    make_repo(tmp_path / "other")
+    assert find_root("../repo", "", None, tmp_path / "other", tmp_path / "other") == repo
+    with pytest.raises(SettingsError, match="--rlgrade-root: .* has no tasks/ folder"):
+        find_root(str(tmp_path), "", None, tmp_path, tmp_path)
+
+
+def test_root_from_the_ini_file_is_relative_to_it(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    (tmp_path / "conf").mkdir()
+    ini = tmp_path / "conf" / "pytest.ini"
+    assert find_root(None, "../repo", ini, tmp_path / "elsewhere", tmp_path) == repo
+    with pytest.raises(SettingsError, match=f"rlgrade_root in {ini}"):
+        find_root(None, "nowhere", ini, tmp_path, tmp_path)
+
+
+def test_no_root_anywhere(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="--rlgrade-root DIR"):
+        find_root(None, "", None, tmp_path, tmp_path)

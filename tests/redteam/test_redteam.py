@@ -677,6 +677,7 @@ class Lab:
             "-p",
             "no:cacheprovider",
             "-q",
+            "--tb=short",  # the full failure text, where a submission's escape sequences would show
             "-p",
             "no:hypothesispytest",
         ]
