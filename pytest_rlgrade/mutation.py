@@ -291,11 +291,42 @@ def classify(mutant: Mutant) -> str | None:
         return "equivalent: only a function annotation changed, and the module never evaluates them"
     if _dump_none_by_identity(mutated_tree) == original.none_by_identity:
         return "equivalent: None compared with ==/!= instead of is/is not"
+    module = _module_name(mutant.path)
+    if _dump_script_guard(mutated_tree, module) == _dump_script_guard(original.tree, module):
+        return "equivalent: the `if __name__ == '__main__'` guard decides the same for this module"
     return None
+
+
+def _module_name(path: str) -> str:
+    parts = path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _dump_script_guard(tree: ast.AST, module: str) -> str:
+    """The tree's dump with each ``__name__ OP "__main__"`` test spelled ``==`` when ``OP`` gives
+    the same answer for ``module`` and for ``"__main__"`` (``is``: the interpreter's string is the
+    interned constant; ``<=`` or ``>=`` when the module's name sorts on the right side)."""
+    tree = _copy(tree)
+    same: list[type[ast.cmpop]] = [ast.Eq, ast.Is, ast.LtE if module > "__main__" else ast.GtE]
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Compare)
+            and len(node.ops) == 1
+            and isinstance(node.left, ast.Name)
+            and node.left.id == "__name__"
+            and isinstance(node.comparators[0], ast.Constant)
+            and node.comparators[0].value == "__main__"
+            and type(node.ops[0]) in same
+        ):
+            node.ops[0] = ast.Eq()
+    return ast.dump(tree)
 
 
 @dataclass(frozen=True)
 class _Original:
+    tree: ast.AST
     dump: str
     code: types.CodeType
     future_annotations: bool
@@ -307,6 +338,7 @@ class _Original:
 def _analysed(source: str, path: str) -> _Original:
     tree = ast.parse(source)
     return _Original(
+        tree,
         ast.dump(tree),
         compile(tree, path, "exec"),
         _future_annotations(tree),
