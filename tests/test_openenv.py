@@ -157,7 +157,9 @@ def test_unknown_task_is_refused_naming_the_known_ones(tmp_path: Path) -> None:
 def test_cli_refuses_bad_arguments_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert rlgrade(["serve", "--task", "nope", "--root", str(ROOT)]) == served_env.USAGE_ERROR
     err = capsys.readouterr().err
-    assert err.startswith("rlgrade serve: error: unknown task 'nope'")
+    assert err.startswith("rlgrade serve: error: ")
+    assert "nope" in err
+    assert "metric_tracker" in err  # the tasks there
     assert err.count("\n") == 1
     assert rlgrade(["serve", "--task", "metric_tracker", "--port", "70000"]) == served_env.USAGE_ERROR
     assert "--port 70000: not a port number" in capsys.readouterr().err

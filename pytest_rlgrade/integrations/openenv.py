@@ -27,7 +27,7 @@ import random
 import secrets
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from pytest_rlgrade.report import Report
 
 USAGE_ERROR = 4
+HARNESS_ERROR = 3
 MAX_FILES = 2000
 MAX_TOTAL_BYTES = 16 * 1024 * 1024
 
@@ -342,31 +343,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, *, grader_factory: Callable[..., Any] | None = None) -> int:
+def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from pytest_rlgrade import Grader
     from pytest_rlgrade.errors import ManifestError
 
-    root = (args.root or Path.cwd()).resolve()
-    if not 0 <= args.port <= 65535:
-        print(f"rlgrade serve: error: --port {args.port}: not a port number", file=sys.stderr)
-        return USAGE_ERROR
-    if args.max_sessions < 1:
-        print(f"rlgrade serve: error: --max-sessions {args.max_sessions}: must be at least 1", file=sys.stderr)
-        return USAGE_ERROR
-    try:
-        served = load_served_task(args.task, root)
-    except (ManifestError, ValueError) as error:
-        print(f"rlgrade serve: error: {error}", file=sys.stderr)
-        return USAGE_ERROR
-    if grader_factory is None:
-        from pytest_rlgrade import Grader
+    def fail(message: object, status: int = USAGE_ERROR) -> int:
+        print(f"rlgrade serve: error: {message}", file=sys.stderr)
+        return status
 
-        grader_factory = Grader
-    with grader_factory(root=root, tasks=[served.name], workers=args.workers) as grader:
+    if not 0 <= args.port <= 65535:
+        return fail(f"--port {args.port}: not a port number")
+    if args.max_sessions < 1:
+        return fail(f"--max-sessions {args.max_sessions}: must be at least 1")
+    try:
+        # The Grader finds the repository as the API does (root=, else the current folder or a parent).
+        grader = Grader(root=args.root, tasks=[args.task], workers=args.workers)
+        served = load_served_task(args.task, Path(grader.repository))
+    except (ManifestError, ValueError, RuntimeError) as error:  # GraderError is a RuntimeError
+        return fail(error)
+    try:
+        grader.__enter__()  # warm before the first episode: workers started, tests collected
+    except RuntimeError as error:
+        return fail(f"the grader could not start: {error}", HARNESS_ERROR)
+    try:
         app = create_environment_app(served, grader, max_sessions=args.max_sessions)
         print(
             f"rlgrade serve: task {served.name} on http://{args.host}:{args.port} (OpenEnv; WebSocket /ws)", flush=True
         )
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        grader.close()
     return 0

@@ -131,8 +131,9 @@ class GradingReward:
 
     def _starter_files(self) -> dict[str, str]:
         if self._base_files is None:
-            root = (self.root or Path.cwd()).resolve()
-            self._base_files = read_tree(root / "starter" / self.task)
+            # The starter of the repository the Grader grades against (it finds it as the API does).
+            repository = getattr(self._ensure_grader(), "repository", None) or self.root or Path.cwd()
+            self._base_files = read_tree(Path(repository).resolve() / "starter" / self.task)
         return self._base_files
 
     # -- one batch
