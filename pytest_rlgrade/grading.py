@@ -29,7 +29,16 @@ from .errors import (
     TaskError,
     printable,
 )
-from .manifest import Task, discover_tasks, is_gate, load_task, markers_named, selector_matches, weight_of
+from .manifest import (
+    Task,
+    discover_tasks,
+    is_gate,
+    load_instances,
+    load_task,
+    markers_named,
+    selector_matches,
+    weight_of,
+)
 from .outcomes import INTERNAL, USAGE, TestRecord, exit_status, short, task_report
 from .report import Report, SandboxInfo, TaskReport, validate_report_data, write_report_data
 from .reward import overall_reward
@@ -65,6 +74,8 @@ class TaskState:
     budget: TaskBudget | None = None
     scratch: Path | None = None  # in-process mode only
     workdirs: int = 0
+    instance: str | None = None  # the one dataset instance graded, if one was chosen
+    instances: list[dict[str, Any]] = field(default_factory=list)  # the rows its tests run on
     test_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # nodeid -> recorded here
     faults: dict[str, str] = field(default_factory=dict)  # nodeid -> fault kind, recorded here
 
@@ -103,6 +114,11 @@ def _message_of(report: pytest.TestReport) -> str:
     if crash is not None:
         return short(str(crash.message))
     return short(str(report.longrepr))
+
+
+def _unknown_instance(task: str, chosen: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    known = ", ".join(row["id"] for row in rows[:5]) + (", ..." if len(rows) > 5 else "")
+    raise pytest.UsageError(f"--task {task}:{chosen}: no instance {chosen!r} (instances: {known})")
 
 
 def _escaped(longrepr: Any, scrub: Any) -> Any:
@@ -157,6 +173,18 @@ class GradingSession:
         except (ManifestError, SubmissionPathError) as exc:
             raise pytest.UsageError(str(exc)) from None
         self.states = {name: TaskState(task, roots[name]) for name, task in tasks.items()}
+        for name, state in self.states.items():
+            try:
+                rows = load_instances(state.task)
+            except ManifestError as exc:
+                raise pytest.UsageError(str(exc)) from None
+            chosen = settings.instances.get(name)
+            if chosen is not None:
+                if not rows:
+                    raise pytest.UsageError(f"--task {name}:{chosen}: task {name} has no instances")
+                rows = [row for row in rows if row["id"] == chosen] or _unknown_instance(name, chosen, rows)
+                state.instance = chosen
+            state.instances = rows
         for state in self.states.values():
             problem = package_problem(state.submission_root, state.task.package)
             if problem is not None:
@@ -244,7 +272,7 @@ class GradingSession:
         for state in self.states.values():
             if not state.tests and state.error is None:
                 state.fail("task_error", f"no tests were collected from {state.task.tests_dir}")
-            if self.full_collection:
+            if self.full_collection and state.instance is None:
                 self._check_selectors(state)
         if self.settings.isolation == "sandbox" and not self.config.option.collectonly:
             for state in self.states.values():
@@ -259,6 +287,15 @@ class GradingSession:
                         state.sandbox.start()  # warms up while the first tests run
                     except SandboxUnavailable as exc:
                         state.fail("infra_error", str(exc))
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """A test that asks for ``rlgrade_instance`` runs once per instance graded."""
+        if "rlgrade_instance" not in metafunc.fixturenames:
+            return
+        state = self.task_of(Path(metafunc.definition.path))
+        if state is None or not state.instances:
+            return
+        metafunc.parametrize("rlgrade_instance", state.instances, ids=[row["id"] for row in state.instances])
 
     def _check_selectors(self, state: TaskState) -> None:
         """A weight or gate that picks no collected test is a manifest mistake that would pass
@@ -478,6 +515,7 @@ class GradingSession:
             flags=state.flags,
             error=state.error,
             reason=state.reason,
+            instance=state.instance,
             reward_of=reward_of,
             starter=self.settings.submission == "starter",
             hide_messages=state.task.manifest.hide_messages,

@@ -289,3 +289,35 @@ def markers_named(spec: RewardSpec) -> set[str]:
     """Markers the reward spec refers to, to register them so ``--strict-markers`` accepts them."""
     selectors = [*spec.weights, *spec.gates]
     return {s.removeprefix("marker:") for s in selectors if s.startswith("marker:")}
+
+
+def load_instances(task: Task) -> list[dict[str, Any]]:
+    """The rows of a task's ``instances`` file (JSONL, each an object with a unique string
+    ``id``); ``[]`` for a task without instances. Errors name the file and the line."""
+    import json
+
+    if task.manifest.instances is None:
+        return []
+    path = task.folder / task.manifest.instances
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(task.manifest_path, "instances", f"{path} cannot be read: {exc}") from None
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise ManifestError(path, f"line {number}", f"not JSON: {exc}") from None
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not row["id"]:
+            raise ManifestError(path, f"line {number}", "each row must be an object with a non-empty string 'id'")
+        if row["id"] in seen:
+            raise ManifestError(path, f"line {number}", f"the id {row['id']!r} is there twice")
+        seen.add(row["id"])
+        rows.append(row)
+    if not rows:
+        raise ManifestError(path, None, "holds no instances")
+    return rows

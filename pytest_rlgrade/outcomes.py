@@ -100,6 +100,7 @@ def task_report(
     error: str | None,
     reason: str | None,
     reward_of: RewardFunction,
+    instance: str | None = None,
     starter: bool,
     hide_messages: bool,
     duration: float,
@@ -134,6 +135,7 @@ def task_report(
         flags=sorted(flags),  # type: ignore[arg-type]
         error=error,
         reason=reason,
+        instance=instance,
         counts=Counts(total=len(tests), passed=passed, failed=len(tests) - passed, missing=missing_count),
         duration=max(0.0, duration),
         tests=[

@@ -350,6 +350,19 @@ def metric(request: pytest.FixtureRequest) -> Callable[[str, float], None]:
 
 
 @pytest.fixture
+def rlgrade_instance(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The dataset instance under test (a row of the task's ``instances`` file, plain data).
+
+    Grading parametrizes every test that asks for it by the instances graded: one with
+    ``--task NAME:ID`` (or ``instance=`` in the API), else all of them."""
+    _grading(request)
+    pytest.fail(
+        f"{request.node.nodeid} asks for rlgrade_instance, but its task declares no instances in task.yaml",
+        pytrace=False,
+    )
+
+
+@pytest.fixture
 def rlgrade_seed(request: pytest.FixtureRequest) -> int:
     """The run's seed: ``--rlgrade-seed``, or drawn fresh and written in the report."""
     return _grading(request).settings.seed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class Settings:
     seed_given: bool
     isolation: str
     root: Path = Path(".")
+    instances: dict[str, str] = field(default_factory=dict)  # task -> the one dataset instance to grade
 
 
 def report_path(report: str | None, report_ini: str, invocation_dir: Path) -> Path:
@@ -104,8 +105,27 @@ def settle(
     isolation_value, source = _option(isolation, isolation_ini or "sandbox")
     if isolation_value not in ISOLATIONS:
         raise SettingsError(f"invalid isolation {isolation_value!r} from {source}: choose from {', '.join(ISOLATIONS)}")
+    names: list[str] = []
+    instances: dict[str, str] = {}
+    for entry in tasks:
+        name, colon, instance = entry.partition(":")
+        if not name or (colon and not instance):
+            raise SettingsError(f"--task {entry!r}: give NAME or NAME:ID")
+        if name in instances and instances[name] != instance or (name in names and colon and name not in instances):
+            raise SettingsError(f"--task {name}: one instance at a time (got {entry!r} and another)")
+        if instance:
+            instances[name] = instance
+        names.append(name)
     return Settings(
-        submission, tuple(dict.fromkeys(tasks)), report, minimum, seed_value, seed is not None, isolation_value, root
+        submission,
+        tuple(dict.fromkeys(names)),
+        report,
+        minimum,
+        seed_value,
+        seed is not None,
+        isolation_value,
+        root,
+        instances,
     )
 
 

@@ -22,7 +22,7 @@ def summary_lines(report: dict[str, Any], path: Path, min_reward: float | None =
         )
         rows.append(
             [
-                task["name"],
+                task["name"] + (f":{task['instance']}" if task.get("instance") else ""),
                 _reward(task["reward"]),
                 f"{counts['passed']}/{counts['total']}",
                 metrics or "-",

@@ -1,0 +1,218 @@
+"""A grader worker: a warm supervisor process that grades one submission at a time (issue #9).
+
+Started by the grading engine as ``python -m pytest_rlgrade.graderworker`` with its settings on
+stdin, it pays the fixed cost of a grading once: it imports pytest and the plugin, imports the
+tasks' test modules (a collect-only run, with the plugin's Hypothesis profile in force, as a
+grading has it), and starts one warm sandbox pool per task. Then, for each job it reads, it forks
+a child that runs exactly what ``pytest --submission=... --task=...`` runs, with the warm pool
+behind the ``pytest_rlgrade_make_sandbox`` hook, and hands back the report that child wrote.
+
+It never runs submission code (the pools fork that into sandboxes), and a fresh fork per job means
+nothing one grading changes in the supervisor reaches the next. Messages are JSON lines: jobs in
+on stdin, ``ready`` then one answer per job out on stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+# A grading that has not finished by its tasks' own time limits plus this is stuck in the
+# harness, not in the submission (whose time the sandbox bounds): it is killed and reported as the
+# harness's failure.
+HARNESS_MARGIN = 120.0
+
+
+def pytest_args(root: Path, job: dict[str, Any], report: Path) -> list[str]:
+    """The command line a job is graded with: the CLI's own options, every one with '='."""
+    task = job["task"] + (f":{job['instance']}" if job.get("instance") is not None else "")
+    args = [
+        f"--submission={job['submission']}",
+        f"--task={task}",
+        f"--rlgrade-seed={job['seed']}",
+        f"--rlgrade-report={report}",
+        f"--rlgrade-root={root}",
+        f"--rootdir={root}",
+        f"--isolation={job.get('isolation', 'sandbox')}",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]
+    return args
+
+
+class PoolPlugin:
+    """Serves each submission's sandbox from the worker's warm pool of its task."""
+
+    def __init__(self, pools: dict[str, Any]) -> None:
+        self.pools = pools
+
+    def pytest_rlgrade_make_sandbox(self, config: Any, task: Any, submission_root: Path, on_flag: Any) -> Any:
+        pool = self.pools.get(task.name)
+        return None if pool is None else pool.open(submission_root, on_flag)
+
+
+class Worker:
+    def __init__(self, settings: dict[str, Any], out: TextIO) -> None:
+        self.root = Path(settings["root"])
+        self.tasks: list[str] = list(settings["tasks"])
+        self.isolation = settings.get("isolation", "sandbox")
+        self.out = out
+        self.pools: dict[str, Any] = {}
+        self.scratch = Path(tempfile.mkdtemp(prefix="rlgrade-worker-"))
+        self.jobs = 0
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.out.write(json.dumps(message) + "\n")
+        self.out.flush()
+
+    def warm_up(self) -> dict[str, Any]:
+        """Import what every grading needs; returns the tests each task collects."""
+        import pytest  # noqa: F401 - the point is to have it imported
+
+        from .manifest import discover_tasks, load_task
+        from .sandbox import SandboxPool
+
+        found = discover_tasks(self.root / "tasks")
+        collected: dict[str, list[str]] = {}
+        for name in self.tasks:
+            task = load_task(found[name])
+            if self.isolation == "sandbox":
+                pool = SandboxPool(task)
+                pool.start()
+                self.pools[name] = pool
+            collected[name] = self._collect(name)
+        for pool in self.pools.values():
+            pool.ensure_ready()
+        # What every grading imports or builds at its end: the report's validator and summary.
+        from . import summary  # noqa: F401
+        from .report import _validator
+
+        _validator()
+        # Everything so far lives as long as the worker: out of the collector's sight, so that a
+        # grading's garbage collections (pytest runs some at its end) scan only what it made.
+        gc.collect()
+        gc.freeze()
+        return {"collected": collected, "problems": {n: p.problems for n, p in self.pools.items() if p.problems}}
+
+    def _collect(self, task: str) -> list[str]:
+        """A collect-only grading of the starter: imports the task's test modules in this process
+        (the forks then find them imported) and lists the tests."""
+        import pytest
+
+        empty = self.scratch / "collect" / task
+        empty.mkdir(parents=True, exist_ok=True)
+        ids: list[str] = []
+
+        class Listing:
+            def pytest_collection_finish(self, session: pytest.Session) -> None:
+                ids.extend(item.nodeid for item in session.items)
+
+        job = {"submission": str(empty), "task": task, "seed": 0, "isolation": "none"}
+        args = [*pytest_args(self.root, job, self.scratch / "collect.json"), "--collect-only"]
+        with open(os.devnull, "w") as null:
+            saved = sys.stdout, sys.stderr
+            sys.stdout = sys.stderr = null
+            try:
+                pytest.main(args, plugins=[Listing()])
+            finally:
+                sys.stdout, sys.stderr = saved
+        return ids
+
+    def grade(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Grade one job in a fresh fork; the report it wrote, or why there is none."""
+        self.jobs += 1
+        report = self.scratch / f"report-{self.jobs}.json"
+        log = self.scratch / f"job-{self.jobs}.log"
+        report.unlink(missing_ok=True)
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.dup2(fd, 1)
+                os.dup2(fd, 2)
+                os.close(fd)
+                sys.stdin.close()
+                import pytest
+
+                code = int(pytest.main(pytest_args(self.root, job, report), plugins=[PoolPlugin(self.pools)]))
+            except BaseException as exc:  # the harness's own failure: say so in the log
+                with contextlib.suppress(BaseException):
+                    print(f"grading failed: {exc!r}", file=sys.stderr)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+        deadline = time.monotonic() + float(job["time_limit"]) + HARNESS_MARGIN
+        status = None
+        while time.monotonic() < deadline:
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = os.waitstatus_to_exitcode(raw)
+                break
+            time.sleep(0.002)
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            self.restart_pools()
+            return {"error": f"the grading did not finish in {job['time_limit'] + HARNESS_MARGIN:g} s"}
+        if status < 0 or status > 5:  # killed, or died outside pytest: the pools' channels may be mid-message
+            self.restart_pools()
+        try:
+            data = json.loads(report.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+            return {"error": f"the grading exited with status {status} and wrote no report; its output ended:\n{tail}"}
+        finally:
+            report.unlink(missing_ok=True)
+        log.unlink(missing_ok=True)
+        return {"report": data}
+
+    def restart_pools(self) -> None:
+        from .sandbox import SandboxPool
+
+        for name, pool in list(self.pools.items()):
+            pool.close()
+            self.pools[name] = fresh = SandboxPool(pool.task)
+            fresh.start()
+
+    def close(self) -> None:
+        import shutil
+
+        for pool in self.pools.values():
+            pool.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def main() -> int:
+    # Answers go to the real stdout; anything else that prints (a plugin, a warning) goes to stderr.
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    settings = json.loads(sys.stdin.readline())
+    os.chdir(settings["root"])
+    worker = Worker(settings, out)
+    try:
+        try:
+            worker.send({"ready": worker.warm_up()})
+        except BaseException as exc:
+            worker.send({"failed": f"{type(exc).__name__}: {exc}"})
+            return 1
+        for line in sys.stdin:
+            job = json.loads(line)
+            worker.send({"id": job["id"], **worker.grade(job)})
+    finally:
+        worker.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

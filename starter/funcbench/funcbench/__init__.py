@@ -1,0 +1,1 @@
+"""funcbench: write the function the problem asks for here."""
