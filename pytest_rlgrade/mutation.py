@@ -441,15 +441,22 @@ def sample_order(mutants: Sequence[Mutant], seed: int = 0) -> list[Mutant]:
     return order
 
 
-def write_diffs(mutants: Iterable[Mutant], folder: Path) -> list[Path]:
-    """Each mutant's diff as ``folder/NNN-<file>-L<line>-<operator>.diff``; returns the paths."""
+def clear_diffs(folder: Path) -> None:
+    """Make ``folder`` and remove the diffs an earlier run left there."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.diff"):
         old.unlink()
-    written = []
-    for number, mutant in enumerate(mutants, 1):
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{mutant.path}-L{mutant.line}-{mutant.operator.rsplit('/', 1)[-1]}")
-        path = folder / f"{number:03d}-{stem}.diff"
-        path.write_text(f"# {mutant.ident}\n{mutant.diff()}", encoding="utf-8")
-        written.append(path)
-    return written
+
+
+def write_diff(mutant: Mutant, folder: Path, number: int) -> Path:
+    """The mutant's diff as ``folder/NNN-<file>-L<line>-<operator>.diff``, headed by its id."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{mutant.path}-L{mutant.line}-{mutant.operator.rsplit('/', 1)[-1]}")
+    path = folder / f"{number:03d}-{stem}.diff"
+    path.write_text(f"# {mutant.ident}\n{mutant.diff()}", encoding="utf-8")
+    return path
+
+
+def write_diffs(mutants: Iterable[Mutant], folder: Path) -> list[Path]:
+    """Every mutant's diff into ``folder`` (emptied of older diffs first); returns the paths."""
+    clear_diffs(folder)
+    return [write_diff(mutant, folder, number) for number, mutant in enumerate(mutants, 1)]

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ManifestError
-from .manifest import Task, discover_tasks, load_task, selector_matches, weight_of
+from .manifest import Task, discover_tasks, load_task, selector_matches
 
 DEFAULT_SEEDS = 5
 DEFAULT_BUDGET = 120.0  # seconds of mutant grading per task: most of a CI minute budget
@@ -152,27 +152,25 @@ class Engine:
         self._stack.close()
         self._grader = None
 
-    def grade(self, jobs: Sequence[tuple[Path, int]], fail_fast: bool = False) -> list[Graded]:
+    def grade(self, jobs: Sequence[tuple[Path, int]]) -> list[Graded]:
         """Grade each (submission folder laid out like ``starter/NAME/``, seed), in input order.
 
-        ``fail_fast``: the caller only needs to know whether the reward is below 1.0 and every
-        test has a weight, so the command line may stop at the first failing test (its reward is
-        then below 1.0 exactly when a full grading's is). A grading the harness could not finish
-        (reward null) is tried once more before it is returned as such."""
-        results = self._grade(jobs, fail_fast)
+        A grading the harness could not finish (reward null) is tried once more before it is
+        returned as such."""
+        results = self._grade(jobs)
         again = [i for i, graded in enumerate(results) if graded.reward is None]
         if again:
-            for i, graded in zip(again, self._grade([jobs[i] for i in again], fail_fast), strict=True):
+            for i, graded in zip(again, self._grade([jobs[i] for i in again]), strict=True):
                 results[i] = graded
         return results
 
-    def _grade(self, jobs: Sequence[tuple[Path, int]], fail_fast: bool) -> list[Graded]:
+    def _grade(self, jobs: Sequence[tuple[Path, int]]) -> list[Graded]:
         if not jobs:
             return []
         if self.kind == "grader":
             return self._grade_with_grader(jobs)
         with ThreadPoolExecutor(self.workers) as pool:
-            return list(pool.map(lambda job: self._grade_cli(job[0], job[1], fail_fast), jobs))
+            return list(pool.map(lambda job: self._grade_cli(*job), jobs))
 
     def _grade_with_grader(self, jobs: Sequence[tuple[Path, int]]) -> list[Graded]:
         if self._grader is None:
@@ -192,7 +190,7 @@ class Engine:
                 results[i] = graded_from_report(data, self.task.name)
         return [r if r is not None else Graded(None, {}, {}, (), "not graded") for r in results]
 
-    def _grade_cli(self, submission: Path, seed: int, fail_fast: bool = False) -> Graded:
+    def _grade_cli(self, submission: Path, seed: int) -> Graded:
         with tempfile.TemporaryDirectory(prefix="rlgrade-validate-") as scratch:
             report = Path(scratch) / "report.json"
             command = [
@@ -208,7 +206,6 @@ class Engine:
                 "-q",
                 "-p",
                 "no:cacheprovider",
-                *(["--maxfail=1"] if fail_fast else []),
             ]
             limit = self.task.manifest.limits.task_timeout + 120
             try:
@@ -262,6 +259,7 @@ class Options:
     out: Path = Path(DEFAULT_OUT)
     skip: frozenset[str] = frozenset()
     engine: str = "auto"
+    progress: bool = False
 
 
 def collect(root: Path, task: Task) -> dict[str, set[str]]:
@@ -622,15 +620,12 @@ def validate_task(root: Path, task: Task, options: Options, say: Callable[[str],
     if len(checks):
         return checks
 
-    collected: dict[str, set[str]] = {}
-    if {"selectors", "kill-rate"} - skip:
+    if "selectors" not in skip:
         try:
-            collected = collect(root, task)
+            done(check_selectors(task, collect(root, task)))
         except ManifestError as exc:
             done(Check("selectors", False, str(exc)))
             return checks
-    if "selectors" not in skip:
-        done(check_selectors(task, collected))
 
     seeds = [options.seed + i for i in range(options.seeds)]
     with tempfile.TemporaryDirectory(prefix=f"rlgrade-validate-{task.name}-") as scratch_name:
@@ -679,9 +674,7 @@ def validate_task(root: Path, task: Task, options: Options, say: Callable[[str],
             if "exploits" not in skip:
                 done(check_exploits(graded["starter"], [(e.name, graded[f"exploit {e.name}"]) for e in exploits]))
             if "kill-rate" not in skip:
-                spec = task.manifest.reward
-                fail_fast = all(weight_of(spec, t, markers) > 0 for t, markers in collected.items())
-                done(check_kill_rate(task, reference, engine, options, scratch, fail_fast))
+                done(check_kill_rate(task, reference, engine, options, scratch))
     return checks
 
 
@@ -715,9 +708,7 @@ def check_dependencies(task: Task, options: Options, scratch: Path) -> Check:
     return Check("dependencies", True, f"{figure} import in the sandbox")
 
 
-def check_kill_rate(
-    task: Task, reference: Path, engine: Engine, options: Options, scratch: Path, fail_fast: bool = False
-) -> Check:
+def check_kill_rate(task: Task, reference: Path, engine: Engine, options: Options, scratch: Path) -> Check:
     from . import mutation
 
     minimum = task.manifest.reward.min_kill_rate
@@ -735,6 +726,8 @@ def check_kill_rate(
     if options.max_mutants is not None:
         order = order[: options.max_mutants]
     killed, survived, errors = [], [], []
+    out = options.out / task.name / "survivors"
+    mutation.clear_diffs(out)
     started = time.monotonic()
     chunk = max(2, 2 * engine.workers)
     position = 0
@@ -746,17 +739,25 @@ def check_kill_rate(
             folder = _copy_submission(reference, scratch / "mutants" / f"{number:04d}")
             (folder / mutant.path).write_text(mutant.source, encoding="utf-8")
             jobs.append((folder, options.seed))
-        for mutant, graded in zip(batch, engine.grade(jobs, fail_fast), strict=True):
+        for mutant, graded in zip(batch, engine.grade(jobs), strict=True):
             if graded.reward is None:
                 errors.append((mutant, graded))
+                verdict = "not graded"
             elif graded.reward < 1 - EPSILON:
                 killed.append(mutant)
+                verdict = "killed"
             else:
                 survived.append(mutant)
+                mutation.write_diff(mutant, out, len(survived))  # as found: a long run can be read meanwhile
+                verdict = "SURVIVED"
+            if options.progress:
+                print(
+                    f"mutant {len(killed) + len(survived) + len(errors)}/{len(order)} {verdict}: {mutant.ident}",
+                    file=sys.stderr,
+                    flush=True,
+                )
         for folder, _ in jobs:
             shutil.rmtree(folder, ignore_errors=True)
-    out = options.out / task.name / "survivors"
-    mutation.write_diffs(survived, out)
     judged = len(killed) + len(survived)
     aside = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(set_aside.items()))
     cut = f", budget of {options.budget:.0f} s reached" if position < len(order) else ""
@@ -820,6 +821,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine", default="auto", choices=("auto", "grader", "cli"), help="how to grade (default: auto)"
     )
+    parser.add_argument("--progress", action="store_true", help="print each graded mutant's verdict to stderr")
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -846,6 +848,7 @@ def options_from(args: argparse.Namespace) -> Options:
         out=Path(args.out).resolve(),
         skip=frozenset(args.skip),
         engine=args.engine,
+        progress=args.progress,
     )
 
 
