@@ -38,6 +38,7 @@ class PythonView:
     python_dirs: tuple[str, ...]
     site_dirs: tuple[str, ...]
     distributions: tuple[str, ...]
+    mounts: tuple[str, ...] = ()  # the same reach in few, whole folders (site dirs inside hidden)
 
 
 def canonical(name: str) -> str:
@@ -145,4 +146,5 @@ def python_view(declared: list[str]) -> PythonView:
     stdlib = [sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib")]
     python_dirs = sorted({*stdlib, *sites})
     read = sorted({*_stdlib_entries(), *_interpreter_files(), *entries})
-    return PythonView(tuple(read), tuple(python_dirs), tuple(sites), tuple(names))
+    mounts = sorted({*(d for d in stdlib if Path(d).is_dir()), *_interpreter_files(), *entries})
+    return PythonView(tuple(read), tuple(python_dirs), tuple(sites), tuple(names), tuple(mounts))

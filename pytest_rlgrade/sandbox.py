@@ -227,8 +227,17 @@ class SandboxPool:
             "memory": self.limits.memory_mb * 1024 * 1024,
             "pids": self.limits.processes,
         }
+        mounted = [*view.mounts, *SYSTEM_READ, *ETC_READ, str(self.public_dir), str(self.runtime_dir), str(self.stage)]
+
+        def inside(path: str) -> bool:
+            return any(path != m and path.startswith(m.rstrip("/") + "/") for m in mounted)
+
         config = {
             "control_fd": control_fd,
+            # Landlock reads only ``read_paths``; the private root mounts whole folders and hides
+            # the site-packages folders inside them (but what is declared).
+            "mount_paths": mounted,
+            "hide_paths": [site for site in view.site_dirs if inside(site)],
             "message_limit": self.message_limit,
             "limits": {
                 "memory_mb": limits.memory_mb,

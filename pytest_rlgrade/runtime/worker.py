@@ -260,11 +260,33 @@ def _mount(source: str | None, target: str, kind: str | None, flags: int, data: 
     _check(_libc.mount(raw(source), raw(target), raw(kind), ctypes.c_ulong(flags), raw(data)), f"mount {target}")
 
 
-def private_root(newroot: str, read: list[str], write: list[str], devices: list[str]) -> list[str]:
+def _bind(path: str, target: str, writable: bool) -> None:
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if os.path.isdir(path):
+        os.makedirs(target, exist_ok=True)
+    else:
+        open(target, "a").close()  # noqa: SIM115 - an empty mount point
+    _mount(path, target, None, _MS_BIND | _MS_REC)
+    flags = _MS_REMOUNT | _MS_BIND | _MS_NOSUID | (0 if writable else _MS_RDONLY)
+    with contextlib.suppress(OSError):  # a mount locked by the host keeps its own flags
+        _mount(None, target, None, flags)
+
+
+def private_root(
+    newroot: str,
+    read: list[str],
+    write: list[str],
+    devices: list[str],
+    hide: tuple[str, ...] = (),
+    reveal: tuple[str, ...] = (),
+) -> list[str]:
     """A root file system of the sandbox's own: a new mount namespace whose root is a small tmpfs
     holding, at their usual paths, read-only binds of ``read``, writable binds of ``write``, the
     ``devices`` and a /proc of the sandbox's PID namespace; nothing else of the host is there (no
-    unix sockets, no other graders' files, no way to even stat the task's hidden files).
+    unix sockets, no other graders' files, no way to even stat the task's hidden files). Folders in
+    ``hide`` (site-packages inside a bound tree) are covered by an empty tmpfs, with only the
+    ``reveal`` entries bound back in them: few mounts, so each submission's copy of the namespace
+    is cheap.
 
     Returns what was achieved: ``["mountns", "procfs"]``, ``["mountns", "procfs", "private-root"]``, or
     ``[]`` where the kernel refuses a new mount namespace."""
@@ -285,15 +307,14 @@ def private_root(newroot: str, read: list[str], write: list[str], devices: list[
             if os.path.islink(path):  # /lib -> usr/lib and the like: the same link, bound target
                 os.symlink(os.readlink(path), target)
                 continue
-            if os.path.isdir(path):
-                os.makedirs(target, exist_ok=True)
-            else:
-                open(target, "a").close()  # noqa: SIM115 - an empty mount point
-            _mount(path, target, None, _MS_BIND | _MS_REC)
-            flags = _MS_REMOUNT | _MS_BIND | _MS_NOSUID | (0 if writable else _MS_RDONLY)
-            with contextlib.suppress(OSError):  # a mount locked by the host keeps its own flags
-                _mount(None, target, None, flags)
+            _bind(path, target, writable)
             bound.append(path)
+        for folder in sorted(hide):
+            if os.path.isdir(newroot + folder):
+                _mount("tmpfs", newroot + folder, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,mode=755")
+                for path in sorted(p for p in reveal if p.startswith(folder.rstrip("/") + "/")):
+                    if os.path.lexists(path) and not os.path.islink(path):
+                        _bind(path, newroot + path, False)
         for device in devices:
             if os.path.exists(device):
                 os.makedirs(os.path.dirname(newroot + device), exist_ok=True)
@@ -713,7 +734,12 @@ def main(config_path: str) -> None:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if config["private_root"]:
             confinement += private_root(
-                config["private_root"], config["read_paths"], config["write_paths"], config["devices"]
+                config["private_root"],
+                config["mount_paths"],
+                config["write_paths"],
+                config["devices"],
+                tuple(config["hide_paths"]),
+                tuple(config["read_paths"]),
             )
     else:
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
