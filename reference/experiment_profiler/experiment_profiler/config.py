@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -119,15 +118,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
     return config
 
 
-def _as_config(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> ExperimentConfig:
-    if isinstance(config, ExperimentConfig):
-        return config
-    if isinstance(config, Mapping):
-        try:
-            return ExperimentConfig.model_validate(dict(config))
-        except ValidationError as exc:
-            raise ConfigError(f"invalid experiment manifest: {exc}") from None
-    return load_config(config)
+def _as_config(config: ExperimentConfig | str | Path) -> ExperimentConfig:
+    return config if isinstance(config, ExperimentConfig) else load_config(config)
 
 
 def load_dataset(config: ExperimentConfig) -> list[Dialogue]:
@@ -138,7 +130,7 @@ def load_dataset(config: ExperimentConfig) -> list[Dialogue]:
         raise ConfigError(str(exc)) from None
 
 
-def select_runs(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> list[RunPlan]:
+def select_runs(config: ExperimentConfig | str | Path) -> list[RunPlan]:
     """The enabled runs in manifest order, with parameters resolved against ``defaults``."""
     config = _as_config(config)
     dialogues = load_dataset(config)

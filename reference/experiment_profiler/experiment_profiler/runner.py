@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +40,11 @@ def _call(client: Any, request: dict[str, Any]) -> Any:
     return client.messages.create(**kwargs)
 
 
-def run_experiment(
-    config: ExperimentConfig | Mapping[str, Any] | str | Path, output_dir: str | Path = "runs"
-) -> dict[str, Any]:
+def run_experiment(config: ExperimentConfig | str | Path, output_dir: str | Path = "runs") -> dict[str, Any]:
     """Run the manifest's enabled runs; write records and ``summary.json``; return the summary."""
-    if isinstance(config, (str, Path)):
+    if not isinstance(config, ExperimentConfig):
         config = load_config(config)
     plans = select_runs(config)
-    if not isinstance(config, ExperimentConfig):
-        config = ExperimentConfig.model_validate(dict(config))
     dialogues = {d.id: d for d in load_dataset(config)}
     folder = storage.experiment_dir(output_dir, config.experiment_id)
     storage.reset(folder)

@@ -6,6 +6,7 @@ the module ``experiment_profiler_oracle`` before pytest imports the test modules
 
 from __future__ import annotations
 
+import datetime
 import random
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,11 @@ def experiment(submission: Any, rlgrade_rng: random.Random) -> Any:
 
 @pytest.fixture
 def ran(submission: Any, experiment: Any) -> tuple[Any, Any]:
-    """The generated experiment, run through ``run_experiment(manifest, "out")``; its return value."""
+    """The generated experiment, run through ``run_experiment(manifest, "out")``; its return value.
+
+    ``experiment.window`` is when the run started and ended (UTC datetimes, as the test saw them)."""
     runner = submission.module("experiment_profiler.runner")
+    started = datetime.datetime.now(datetime.UTC)
     returned = runner.run_experiment(experiment.manifest_path, "out")
+    experiment.window = (started, datetime.datetime.now(datetime.UTC))
     return experiment, returned

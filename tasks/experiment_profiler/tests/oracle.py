@@ -157,6 +157,7 @@ class Experiment:
     dialogues: list[Dialogue]
     plans: list[Plan]
     pairs: list[Pair] = field(default_factory=list)
+    window: tuple[Any, Any] | None = None  # when it ran: set by the `ran` fixture
 
     @property
     def run_names(self) -> list[str]:
@@ -174,21 +175,27 @@ def word(rng: random.Random) -> str:
 
 
 def generate_dialogues(rng: random.Random) -> list[Dialogue]:
+    """6 to 10 dialogues holding, by construction, every case the metrics distinguish: a refusal
+    trigger, facts in another case than the answer's, a fact the answer never has, no facts at all,
+    and tags shared by some dialogues but not all."""
     triggers = simulator.load_mock_responses()["refusal_triggers"]
+    count = rng.randint(6, 10)
+    refusing, factless = rng.sample(range(count), 2)
     dialogues, seen = [], set()
-    for _ in range(rng.randint(6, 10)):
+    for index in range(count):
         ident = f"dlg-{rng.randrange(16**6):06x}"
         while ident in seen:
             ident = f"dlg-{rng.randrange(16**6):06x}"
         seen.add(ident)
-        words = [word(rng) for _ in range(rng.randint(4, 12))]
-        if rng.random() < 0.15:
+        words = [word(rng) for _ in range(rng.randint(5, 12))]
+        if index == refusing:
             words.insert(rng.randrange(len(words) + 1), rng.choice(triggers))
         prompt = f"Tell me about {' '.join(words)}?"
-        facts = rng.sample(words, rng.randint(0, min(3, len(words))))
-        facts = [f.upper() if rng.random() < 0.3 else f for f in facts]
-        if rng.random() < 0.3:
-            facts.append(word(rng) + "x")
+        facts = [] if index == factless else rng.sample(words, rng.randint(1, 3))
+        if facts:
+            facts[0] = facts[0].upper()
+            if index % 2:
+                facts.append(word(rng) + "x")  # never in any answer
         tags = rng.sample(TAGS, rng.randint(1, 2))
         dialogues.append(Dialogue(ident, prompt, facts, tags))
     return dialogues
@@ -199,32 +206,74 @@ def shipped_dialogues() -> list[Dialogue]:
     return [Dialogue(d["id"], d["prompt"], list(d["expected_facts"]), list(d["tags"])) for d in data["dialogues"]]
 
 
-def _run_entry(rng: random.Random, name: str, dialogues: list[Dialogue], has_default_model: bool) -> dict[str, Any]:
-    run: dict[str, Any] = {"name": name}
-    if rng.random() < 0.35:
-        run["enabled"] = rng.random() < 0.3
-    if not has_default_model or rng.random() < 0.5:
-        run["model"] = rng.choice(MODELS)
-    if rng.random() < 0.5:
-        run["max_tokens"] = rng.choice([rng.randint(1, 6), rng.randint(7, 40), rng.randint(100, 4096)])
-    if rng.random() < 0.5:
-        run["effort"] = rng.choice(EFFORTS)
-    if rng.random() < 0.3:
-        prompt_words = [w for d in dialogues for w in d.prompt.rstrip("?").split()[3:]]
-        run["stop_sequences"] = rng.sample(prompt_words, min(len(prompt_words), rng.randint(1, 2)))
-    if rng.random() < 0.3:
-        run["system"] = f"You are {word(rng)}, an assistant for {word(rng)}."
+def _filters(kind: str, rng: random.Random, dialogues: list[Dialogue]) -> dict[str, Any]:
+    """Filters of one kind; ids are listed out of dataset order (the plan keeps dataset order)."""
+    tags = sorted({t for d in dialogues for t in d.tags})
     filters: dict[str, Any] = {}
-    kind = rng.choice(["none", "ids", "tags", "limit", "tags+limit", "ids+tags"])
     if "ids" in kind:
-        filters["ids"] = [d.id for d in rng.sample(dialogues, rng.randint(1, len(dialogues)))]
+        chosen = rng.sample(dialogues, rng.randint(2, max(2, len(dialogues) - 2)))
+        filters["ids"] = [d.id for d in sorted(chosen, key=dialogues.index, reverse=True)]
     if "tags" in kind:
-        filters["tags"] = rng.sample(sorted({t for d in dialogues for t in d.tags}), rng.randint(1, 2))
+        filters["tags"] = rng.sample(tags, rng.randint(1, 2))
     if "limit" in kind:
-        filters["limit"] = rng.randint(1, 4)
-    if filters:
-        run["filters"] = filters
+        filters["limit"] = rng.randint(1, 3)
+    if kind == "nothing":
+        filters["tags"] = ["no-such-tag"]
+    return filters
+
+
+def _stopping_run(name: str, rng: random.Random, dialogues: list[Dialogue], defaults: dict[str, Any]) -> dict[str, Any]:
+    """A run with an effort and a stop sequence that does cut one of its answers."""
+    run: dict[str, Any] = {"name": name, "effort": rng.choice(EFFORTS), "max_tokens": 4096}
+    run["filters"] = _filters("ids", rng, dialogues)
+    for dialogue_id in rng.sample(run["filters"]["ids"], len(run["filters"]["ids"])):
+        prompt = next(d.prompt for d in dialogues if d.id == dialogue_id)
+        request = {"model": defaults["model"], "max_tokens": 4096, "effort": run["effort"], "stop_sequences": [],
+                   "system": defaults["system"], "messages": [{"role": "user", "content": prompt}]}  # fmt: skip
+        answer = simulator.simulate(body_of(request))
+        words = "".join(block["text"] for block in answer["content"]).split()
+        if answer["stop_reason"] == "end_turn" and len(words) >= 2:
+            run["stop_sequences"] = [rng.choice(words[1:])]
+            break
     return run
+
+
+def _runs(rng: random.Random, dialogues: list[Dialogue], defaults: dict[str, Any]) -> list[dict[str, Any]]:
+    """Runs exercising every rule of the manifest, by construction, in a random order:
+
+    - ``inherit``: sets nothing, takes every default (its effort and stop sequences: none);
+    - ``override``: sets every parameter itself, different from the defaults, with stop sequences
+      from the prompts and a max_tokens that cuts long answers;
+    - a disabled run, an explicitly enabled one, one selecting no dialogue at all, and runs with
+      each kind of filter (ids, tags, limit and their combinations)."""
+    prompt_words = [w for d in dialogues for w in d.prompt.rstrip("?").split()[3:]]
+    names: list[str] = []
+    while len(names) < 8:
+        name = f"run_{rng.randrange(16**4):04x}"
+        if name not in names:
+            names.append(name)
+    runs: list[dict[str, Any]] = [
+        {"name": names[0]},
+        {
+            "name": names[1],
+            "model": rng.choice([m for m in MODELS if m != defaults["model"]]),
+            "max_tokens": rng.randint(2, 4),
+            "effort": rng.choice(EFFORTS),
+            "stop_sequences": rng.sample(prompt_words, 2),
+            "system": f"You are {word(rng)}, an assistant for {word(rng)}.",
+        },
+        {"name": names[2], "enabled": False, "model": rng.choice(MODELS), "filters": _filters("ids", rng, dialogues)},
+        {"name": names[3], "enabled": True, "filters": _filters("tags+limit", rng, dialogues)},
+        {"name": names[4], "filters": _filters("nothing", rng, dialogues)},
+        _stopping_run(names[5], rng, dialogues, defaults),
+        {"name": names[6], "max_tokens": rng.randint(100, 4096), "filters": _filters("ids+tags", rng, dialogues)},
+        {"name": names[7], "model": rng.choice(MODELS), "filters": _filters("limit", rng, dialogues)},
+    ]
+    for run in runs:
+        if run.get("filters") == {}:
+            del run["filters"]
+    rng.shuffle(runs)
+    return runs
 
 
 def _select(run: dict[str, Any], dialogues: list[Dialogue]) -> list[str]:
@@ -251,49 +300,37 @@ def body_of(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def generate_experiment(rng: random.Random, workdir: Path, public_dir: Path) -> Experiment:
-    """Write a generated dataset and manifest under ``workdir``; return them with their oracle."""
+    """Write a generated dataset and manifest under ``workdir``; return them with their oracle.
+
+    The manifest sits in a folder of its own and names its dataset relative to it (``../``), so
+    that a dataset path resolved against the working folder instead is caught on every seed."""
     experiment_id = f"exp_{rng.randrange(16**8):08x}"
-    source = rng.choice(["generated", "generated", "generated", "shipped_default", "shipped_absolute"])
-    folder = rng.choice(["", "manifests/"])
-    manifest_path = f"{folder}{experiment_id}.yaml"
+    manifest_path = f"manifests/{experiment_id}.yaml"
     manifest: dict[str, Any] = {"experiment_id": experiment_id}
     if rng.random() < 0.5:
         manifest["description"] = f"generated experiment {word(rng)}"
-    if source == "generated":
-        dialogues = generate_dialogues(rng)
-        data_name = f"datasets/{word(rng)}.json"
-        (workdir / "datasets").mkdir(exist_ok=True)
-        (workdir / data_name).write_text(json.dumps({"dialogues": [d.__dict__ for d in dialogues]}, indent=1))
-        manifest["dataset"] = ("../" if folder else "") + data_name
-    else:
-        dialogues = shipped_dialogues()
-        if source == "shipped_absolute":
-            manifest["dataset"] = str(public_dir / "data" / "dialogues.json")
-    defaults: dict[str, Any] = {}
-    has_default_model = rng.random() < 0.7
-    if has_default_model:
-        defaults["model"] = rng.choice(MODELS)
-    if rng.random() < 0.5:
-        defaults["max_tokens"] = rng.choice([rng.randint(3, 12), rng.randint(64, 1024)])
-    if rng.random() < 0.3:
-        defaults["effort"] = rng.choice(EFFORTS)
-    if rng.random() < 0.3:
-        defaults["system"] = f"You are a {word(rng)} assistant."
-    if defaults:
-        manifest["defaults"] = defaults
-    names: list[str] = []
-    count = rng.randint(3, 5)
-    while len(names) < count:
-        name = f"run_{rng.randrange(16**4):04x}"
-        if name not in names:
-            names.append(name)
-    runs = [_run_entry(rng, name, dialogues, has_default_model) for name in names]
-    if not any(r.get("enabled", True) for r in runs):
-        runs[rng.randrange(len(runs))]["enabled"] = True
+    dialogues = generate_dialogues(rng)
+    data_name = f"datasets/{word(rng)}.json"
+    (workdir / "datasets").mkdir(exist_ok=True)
+    (workdir / data_name).write_text(json.dumps({"dialogues": [d.__dict__ for d in dialogues]}, indent=1))
+    manifest["dataset"] = "../" + data_name
+    defaults: dict[str, Any] = {
+        "model": rng.choice(MODELS),
+        "max_tokens": rng.choice([rng.randint(10, 14), rng.randint(64, 1024)]),
+        "system": f"You are a {word(rng)} assistant.",
+    }
+    manifest["defaults"] = defaults
+    runs = _runs(rng, dialogues, defaults)
     manifest["runs"] = runs
     (workdir / manifest_path).parent.mkdir(parents=True, exist_ok=True)
     (workdir / manifest_path).write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return _with_oracle(experiment_id, manifest, manifest_path, dialogues)
 
+
+def plans_of(manifest: dict[str, Any], dialogues: list[Dialogue]) -> list[Plan]:
+    """What ``select_runs`` must give for ``manifest`` over ``dialogues``."""
+    defaults = manifest.get("defaults", {})
+    runs = manifest["runs"]
     plans = []
     for run in runs:
         if not run.get("enabled", True):
@@ -313,6 +350,13 @@ def generate_experiment(rng: random.Random, workdir: Path, public_dir: Path) -> 
                 _select(run, dialogues),
             )
         )
+    return plans
+
+
+def _with_oracle(
+    experiment_id: str, manifest: dict[str, Any], manifest_path: str, dialogues: list[Dialogue]
+) -> Experiment:
+    plans = plans_of(manifest, dialogues)
     experiment = Experiment(experiment_id, manifest, manifest_path, dialogues, plans)
     by_id = {d.id: d for d in dialogues}
     for plan in plans:

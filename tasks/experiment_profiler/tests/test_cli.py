@@ -80,7 +80,22 @@ def test_cli_summarize_prints_a_table(submission, rlgrade_rng):
             assert data["model"] in row, f"row {label!r} should show the model {data['model']}: {row!r}"
 
 
+def _summarize_works(submission, rlgrade_rng):
+    """A good ``summarize`` first: a command line that fails on everything earns nothing below."""
+    summary = _fake_summary(rlgrade_rng)
+    folder = submission.workdir / "good" / summary["experiment_id"]
+    folder.mkdir(parents=True)
+    (folder / SUMMARY).write_text(json.dumps(summary))
+    result = submission.run_cli(["summarize", f"good/{summary['experiment_id']}"])
+    assert result.returncode == 0, f"summarize of a good summary exited with {result.returncode}"
+    assert all(name in result.stdout for name in summary["runs"]), "summarize printed no table"
+
+
 def test_cli_run_rejects_a_bad_manifest(submission, experiment, rlgrade_rng):
+    _summarize_works(submission, rlgrade_rng)
+    result = submission.run_cli([])
+    assert result.returncode != 0, "the command line accepted no command at all"
+    _no_traceback(result)
     victim = rlgrade_rng.choice(experiment.manifest["runs"])
     victim["max_tokens"] = -rlgrade_rng.randint(1, 50)
     (submission.workdir / experiment.manifest_path).write_text(yaml.safe_dump(experiment.manifest))
@@ -97,7 +112,20 @@ def test_cli_run_rejects_a_bad_manifest(submission, experiment, rlgrade_rng):
     assert missing in result.stderr, f"the error should name the missing file:\n{result.stderr[-2000:]}"
 
 
+def test_cli_run_reports_an_api_error(submission, experiment, rlgrade_rng):
+    """A request the API rejects (an empty stop sequence) is reported like bad input."""
+    _summarize_works(submission, rlgrade_rng)
+    victim = next(r for r in experiment.manifest["runs"] if r.get("enabled", True))
+    victim["stop_sequences"] = [""]
+    (submission.workdir / experiment.manifest_path).write_text(yaml.safe_dump(experiment.manifest))
+    result = submission.run_cli(["run", "--config", experiment.manifest_path, "--output-dir", "cli-out"])
+    assert result.returncode != 0, "run succeeded although the API rejected a request"
+    _no_traceback(result)
+    assert "stop_sequences" in result.stderr, f"the error should say what the API rejected:\n{result.stderr[-2000:]}"
+
+
 def test_cli_summarize_rejects_a_folder_without_results(submission, rlgrade_rng):
+    _summarize_works(submission, rlgrade_rng)
     missing = f"nothing_{word(rlgrade_rng)}"
     result = submission.run_cli(["summarize", missing])
     assert result.returncode != 0, "summarize succeeded on a folder that does not exist"
@@ -110,3 +138,11 @@ def test_cli_summarize_rejects_a_folder_without_results(submission, rlgrade_rng)
     assert result.returncode != 0, "summarize succeeded on a folder without summary.json"
     _no_traceback(result)
     assert "summary.json" in result.stderr, f"the error should say summary.json is missing:\n{result.stderr[-2000:]}"
+
+    broken = f"broken_{word(rlgrade_rng)}"
+    (submission.workdir / broken).mkdir()
+    (submission.workdir / broken / SUMMARY).write_text(rlgrade_rng.choice(["{not json", "[1, 2", "\xff"]))
+    result = submission.run_cli(["summarize", broken])
+    assert result.returncode != 0, "summarize succeeded on a summary.json that is not JSON"
+    _no_traceback(result)
+    assert broken in result.stderr, f"the error should name the broken summary:\n{result.stderr[-2000:]}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from experiment_profiler_oracle import EFFORTS, word
+from experiment_profiler_oracle import EFFORTS, MODELS, plans_of, shipped_dialogues, word
 
 
 def test_load_config_reads_the_manifest(submission, experiment):
@@ -113,6 +113,14 @@ def _break(kind, manifest, rng):
     if kind == "invalid_yaml":
         text = yaml.safe_dump(manifest, sort_keys=False)
         return text + "runs: [\n  - name: {broken\n", None
+    if kind == "not_a_mapping":
+        return yaml.safe_dump([manifest], sort_keys=False), None
+    if kind == "bad_run_name":
+        victim["name"] = rng.choice([f"{word(rng)} {word(rng)}", f"../{word(rng)}", f"-{word(rng)}"])
+        return None, "name"
+    if kind == "empty_model":
+        victim["model"] = ""
+        return None, "model"
     raise AssertionError(kind)
 
 
@@ -130,16 +138,32 @@ BAD_KINDS = [
     "missing_dataset",
     "invalid_yaml",
     "missing_file",
+    "not_a_mapping",
+    "bad_run_name",
+    "empty_model",
+    "not_utf8",
+    "a_folder",
 ]
 
 
 @pytest.mark.parametrize("kind", BAD_KINDS)
 def test_bad_manifest_is_rejected_clearly(submission, experiment, rlgrade_rng, kind):
-    """``load_config``/``select_runs`` raise a ValueError whose message names what is wrong."""
+    """``load_config``/``select_runs`` raise a ConfigError whose message names what is wrong.
+
+    The valid manifest loads first: a submission that raises on every input earns nothing here."""
     config = submission.module("experiment_profiler.config")
+    loaded = config.load_config(experiment.manifest_path)
+    assert isinstance(loaded, dict), f"load_config of a valid manifest returned {loaded!r}"
+    assert loaded.get("experiment_id") == experiment.experiment_id
     path = str(Path(experiment.manifest_path).with_name(f"broken_{word(rlgrade_rng)}.yaml"))
     if kind == "missing_file":
         pattern = re.escape(Path(path).name)
+    elif kind == "not_utf8":
+        pattern = re.escape(Path(path).name)
+        (submission.workdir / path).write_bytes(b"experiment_id: caf\xe9\nruns: [{name: a, model: m}]\n")
+    elif kind == "a_folder":
+        pattern = re.escape(Path(path).name)
+        (submission.workdir / path).mkdir()
     else:
         text, pattern = _break(kind, experiment.manifest, rlgrade_rng)
         if text is None:
@@ -147,9 +171,43 @@ def test_bad_manifest_is_rejected_clearly(submission, experiment, rlgrade_rng, k
         if pattern is None:
             pattern = re.escape(Path(path).name)
         (submission.workdir / path).write_text(text)
-    with submission.raises("ValueError", match=pattern):
+    with submission.raises("ConfigError", match=pattern) as raised:
         config.load_config(path)
         config.select_runs(path)
+    assert raised.value.is_a("ValueError"), "ConfigError must be a subclass of ValueError"
+
+
+def test_select_runs_resolves_every_default(submission, experiment, rlgrade_rng):
+    """The parameters the generated experiment leaves to its defaults, the other way round: effort
+    and stop sequences inherited, max_tokens 1024 and no system prompt when nobody sets them; a
+    manifest without a dataset uses the shipped one, an absolute dataset path is used as it is;
+    and ``select_runs`` takes the model ``load_config`` returns as well as a path."""
+    config = submission.module("experiment_profiler.config")
+    shipped = shipped_dialogues()
+    effort, stops = rlgrade_rng.choice(EFFORTS), [word(rlgrade_rng)]
+    manifest = {
+        "experiment_id": f"defaults_{word(rlgrade_rng)}",
+        "defaults": {"model": rlgrade_rng.choice(MODELS), "effort": effort, "stop_sequences": stops},
+        "runs": [
+            {"name": "inherits"},
+            {"name": "overrides", "effort": rlgrade_rng.choice(EFFORTS), "stop_sequences": [], "system": "Be terse."},
+            {"name": "limited", "filters": {"limit": rlgrade_rng.randint(1, 3)}},
+        ],
+    }
+    for dataset in (None, str(submission.public_dir / "data" / "dialogues.json")):
+        if dataset is not None:
+            manifest["dataset"] = dataset
+        path = f"variant_{word(rlgrade_rng)}.yaml"
+        (submission.workdir / path).write_text(yaml.safe_dump(manifest, sort_keys=False))
+        want = [p.as_dict() for p in plans_of(manifest, shipped)]
+        for source in (path, submission.instance(config, "load_config", path)):
+            got = config.select_runs(source)
+            assert isinstance(got, list), f"select_runs returned {got!r}"
+            assert len(got) == len(want), f"{len(got)} plans, expected {len(want)}"
+            for plan, expected in zip(got, want, strict=True):
+                for key, value in expected.items():
+                    shown = plan.get(key) if key != "stop_sequences" else list(plan.get(key) or [])
+                    assert shown == value, f"run {expected['name']}: {key} is {plan.get(key)!r}, expected {value!r}"
 
 
 def test_every_effort_level_is_accepted(submission, experiment):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 
-from experiment_profiler_oracle import RECORDS, read_jsonl, schema_errors, trusted_logging
+from experiment_profiler_oracle import RECORDS, is_number, read_jsonl, schema_errors, simulator, trusted_logging
+
+minimum_ms = simulator.SIMULATED_LATENCY_S * 1000
 
 
 def _records(submission, experiment):
@@ -86,6 +89,35 @@ def test_records_hold_request_response_and_metrics(submission, ran):
         assert records, f"no record for run {pair.run!r}, dialogue {pair.dialogue.id!r}"
         problems = _problems(records[0], pair, experiment.experiment_id)
         assert not problems, f"record of run {pair.run!r}, dialogue {pair.dialogue.id!r}: {problems[:4]}"
+
+
+def test_records_say_when_and_how_long(submission, ran):
+    """Each record's ``timestamp`` is an ISO 8601 time within the run (a day and month swapped,
+    or a local time without its offset, falls outside), and ``latency_ms`` is the call's duration
+    in milliseconds: at least the simulator's latency, at most the whole run's."""
+    experiment, _ = ran
+    started, finished = experiment.window
+    records = _records(submission, experiment)
+    assert records, f"{RECORDS} is empty"
+    slack = datetime.timedelta(seconds=2)
+    longest = (finished - started).total_seconds() * 1000
+    for number, record in enumerate(records, 1):
+        stamp = record.get("timestamp")
+        try:
+            when = datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        except ValueError:
+            raise AssertionError(f"record {number}: timestamp {stamp!r} is not ISO 8601") from None
+        assert when.tzinfo is not None, f"record {number}: timestamp {stamp!r} has no UTC offset"
+        assert started - slack <= when <= finished + slack, (
+            f"record {number}: timestamp {stamp!r} is not within the run ({started.isoformat()} to "
+            f"{finished.isoformat()})"
+        )
+        latency = record.get("latency_ms")
+        assert is_number(latency), f"record {number}: latency_ms {latency!r} is not a number"
+        assert minimum_ms <= latency <= longest + 1, (
+            f"record {number}: latency_ms {latency} is not the call's duration in milliseconds "
+            f"(each call takes at least {minimum_ms} ms, the whole run {longest:.0f} ms)"
+        )
 
 
 def test_rerun_replaces_the_records(submission, ran):

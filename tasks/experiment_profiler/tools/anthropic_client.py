@@ -187,8 +187,17 @@ def _log_request(request: dict[str, Any], answer_id: str) -> None:
         pass  # the log is a convenience; an unwritable directory must not break the call
 
 
+# A served request takes at least this long, as a real one does: a latency the client measures
+# is then at least this many milliseconds (and one logged in seconds shows).
+SIMULATED_LATENCY_S = 0.005
+
+
 def _handle(http_request: Any) -> Any:
+    import time
+
     import httpx2
+
+    time.sleep(SIMULATED_LATENCY_S)
 
     if http_request.method != "POST" or http_request.url.path.rstrip("/") != "/v1/messages":
         error = {
