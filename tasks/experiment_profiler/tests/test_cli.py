@@ -93,9 +93,10 @@ def _summarize_works(submission, rlgrade_rng):
 
 def test_cli_run_rejects_a_bad_manifest(submission, experiment, rlgrade_rng):
     _summarize_works(submission, rlgrade_rng)
-    result = submission.run_cli([])
-    assert result.returncode != 0, "the command line accepted no command at all"
-    _no_traceback(result)
+    for incomplete in ([], ["run"]):
+        result = submission.run_cli(incomplete)
+        assert result.returncode != 0, f"the command line accepted {incomplete or 'no command'}"
+        _no_traceback(result)
     victim = rlgrade_rng.choice(experiment.manifest["runs"])
     victim["max_tokens"] = -rlgrade_rng.randint(1, 50)
     (submission.workdir / experiment.manifest_path).write_text(yaml.safe_dump(experiment.manifest))
