@@ -60,6 +60,50 @@ class PoolPlugin:
         return None if pool is None else pool.open(submission_root, on_flag)
 
 
+class Prepared:
+    """A grading session configured and collected once (for one task and instance): each job's
+    fork rebinds it to its submission and runs its tests, skipping pytest's start-up and
+    collection (private pytest API; a job falls back to a plain ``pytest.main`` without it)."""
+
+    def __init__(self, root: Path, job: dict[str, Any], placeholder: Path, pools: dict[str, Any]) -> None:
+        import pytest
+        from _pytest.config import _prepareconfig
+
+        from .plugin import grading_key
+
+        args = [*pytest_args(root, {**job, "submission": str(placeholder), "seed": 0}, placeholder / "r.json")]
+        # No global output capture in the warm process (it would hold file descriptors every
+        # fork shares); tests still capture their own output.
+        args.append("--capture=no")
+        self.config = _prepareconfig(args, plugins=[PoolPlugin(pools)])
+        self.config._do_configure()
+        self.session = pytest.Session.from_config(self.config)
+        self.config.hook.pytest_sessionstart(session=self.session)
+        self.session.perform_collect()
+        self.grading = self.config.stash[grading_key]
+
+    def run(self, job: dict[str, Any], report: Path) -> int:
+        """In the fork: grade ``job`` and write its report; the exit status."""
+        import pytest
+
+        session, config = self.session, self.config
+        self.grading.rebind(job["submission"], int(job["seed"]), report)
+        if self.grading.uses_hypothesis():
+            from hypothesis import core
+
+            core.global_force_seed = int(job["seed"])  # type: ignore[assignment]
+        self.grading.start_sandboxes()
+        session.exitstatus = pytest.ExitCode.OK
+        try:
+            config.hook.pytest_runtestloop(session=session)
+            if session.testsfailed:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        except KeyboardInterrupt:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
+        config.hook.pytest_sessionfinish(session=session, exitstatus=session.exitstatus)
+        return int(session.exitstatus)
+
+
 class Worker:
     def __init__(self, settings: dict[str, Any], out: TextIO) -> None:
         self.root = Path(settings["root"])
@@ -69,6 +113,7 @@ class Worker:
         self.pools: dict[str, Any] = {}
         self.scratch = Path(tempfile.mkdtemp(prefix="rlgrade-worker-"))
         self.jobs = 0
+        self.prepared: dict[tuple[str, str | None, str], Prepared | None] = {}
 
     def send(self, message: dict[str, Any]) -> None:
         self.out.write(json.dumps(message) + "\n")
@@ -127,8 +172,24 @@ class Worker:
                 sys.stdout, sys.stderr = saved
         return ids
 
+    def prepare(self, job: dict[str, Any]) -> Prepared | None:
+        key = (job["task"], job.get("instance"), job.get("isolation", "sandbox"))
+        if key not in self.prepared:
+            placeholder = self.scratch / "placeholder" / str(len(self.prepared))
+            placeholder.mkdir(parents=True)
+            # Its terminal writes to this process's stdout: in each fork, that job's log.
+            try:
+                self.prepared[key] = Prepared(self.root, job, placeholder, self.pools)
+            except BaseException as exc:  # noqa: BLE001 - grade such jobs the plain way
+                print(f"rlgrade worker: preparing {key} failed ({exc!r}); grading with pytest.main", file=sys.stderr)
+                self.prepared[key] = None
+            gc.collect()
+            gc.freeze()
+        return self.prepared[key]
+
     def grade(self, job: dict[str, Any]) -> dict[str, Any]:
         """Grade one job in a fresh fork; the report it wrote, or why there is none."""
+        prepared = self.prepare(job)
         self.jobs += 1
         report = self.scratch / f"report-{self.jobs}.json"
         log = self.scratch / f"job-{self.jobs}.log"
@@ -144,7 +205,10 @@ class Worker:
                 sys.stdin.close()
                 import pytest
 
-                code = int(pytest.main(pytest_args(self.root, job, report), plugins=[PoolPlugin(self.pools)]))
+                if prepared is not None:
+                    code = prepared.run(job, report)
+                else:
+                    code = int(pytest.main(pytest_args(self.root, job, report), plugins=[PoolPlugin(self.pools)]))
             except BaseException as exc:  # the harness's own failure: say so in the log
                 with contextlib.suppress(BaseException):
                     print(f"grading failed: {exc!r}", file=sys.stderr)

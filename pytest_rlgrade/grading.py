@@ -186,13 +186,7 @@ class GradingSession:
                 state.instance = chosen
             state.instances = rows
         for state in self.states.values():
-            problem = package_problem(state.submission_root, state.task.package)
-            if problem is not None:
-                state.flags.add("missing_package")
-                state.reason = problem
-                package = state.submission_root / state.task.package
-                if package.is_symlink() or package.with_name(f"{package.name}.py").is_symlink():
-                    state.flags.add("tamper")  # a link out to the reference or the tests
+            self._check_package(state)
         self.confinement: set[str] = set()
         self.written: dict[str, Any] | None = None
         self.interrupted = False
@@ -200,6 +194,15 @@ class GradingSession:
         for state in self.states.values():
             for marker in markers_named(state.task.manifest.reward):
                 config.addinivalue_line("markers", f"{marker}: weighted by a task's reward spec")
+
+    @staticmethod
+    def _check_package(state: TaskState) -> None:
+        state.reason = package_problem(state.submission_root, state.task.package)
+        if state.reason is not None:
+            state.flags.add("missing_package")
+            package = state.submission_root / state.task.package
+            if package.is_symlink() or package.with_name(f"{package.name}.py").is_symlink():
+                state.flags.add("tamper")  # a link out to the reference or the tests
 
     # -- which task a test belongs to ------------------------------------------------------------
 
@@ -274,19 +277,56 @@ class GradingSession:
                 state.fail("task_error", f"no tests were collected from {state.task.tests_dir}")
             if self.full_collection and state.instance is None:
                 self._check_selectors(state)
-        if self.settings.isolation == "sandbox" and not self.config.option.collectonly:
-            for state in self.states.values():
-                if state.tests and state.reason is None and state.error is None:
-                    state.sandbox = self.config.hook.pytest_rlgrade_make_sandbox(
-                        config=self.config,
-                        task=state.task,
-                        submission_root=state.submission_root,
-                        on_flag=state.flags.add,
-                    )
-                    try:
-                        state.sandbox.start()  # warms up while the first tests run
-                    except SandboxUnavailable as exc:
-                        state.fail("infra_error", str(exc))
+        if not self.config.option.collectonly:
+            self.start_sandboxes()
+
+    def start_sandboxes(self) -> None:
+        if self.settings.isolation != "sandbox":
+            return
+        for state in self.states.values():
+            if state.tests and state.reason is None and state.error is None and state.sandbox is None:
+                state.sandbox = self.config.hook.pytest_rlgrade_make_sandbox(
+                    config=self.config,
+                    task=state.task,
+                    submission_root=state.submission_root,
+                    on_flag=state.flags.add,
+                )
+                try:
+                    state.sandbox.start()  # warms up while the first tests run
+                except SandboxUnavailable as exc:
+                    state.fail("infra_error", str(exc))
+
+    def rebind(self, submission: str, seed: int, report: Path) -> None:
+        """Grade another submission with what this session collected (the grading engine's
+        workers collect once and fork a child per submission that calls this): everything that
+        belongs to one submission starts afresh; what the collection found about the task stays."""
+        import dataclasses
+
+        self.settings = dataclasses.replace(self.settings, submission=submission, seed=seed, report=report)
+        tasks = {name: state.task.package for name, state in self.states.items()}
+        try:
+            self.submission_path, roots = submission_folders(
+                submission, self.root, self.config.invocation_params.dir, tasks
+            )
+        except SubmissionPathError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self.started = time.monotonic()
+        self.confinement = set()
+        self.written = None
+        self.interrupted = False
+        for name, state in self.states.items():
+            collected_error = state.error if "task_error" in state.flags else None
+            state.flags = {"task_error"} if collected_error else set()
+            state.error = collected_error
+            state.submission_root = roots[name]
+            self._check_package(state)
+            state.metrics, state.metric_sources, state.test_metrics, state.faults = {}, {}, {}, {}
+            state.sandbox = state.budget = state.scratch = state.started = state.finished = None
+            state.workdirs = 0
+            for nodeid, record in list(state.tests.items()):
+                state.tests[nodeid] = TestRecord(
+                    record.nodeid, record.test_id, record.weight, record.gate, record.hidden
+                )
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """A test that asks for ``rlgrade_instance`` runs once per instance graded."""
