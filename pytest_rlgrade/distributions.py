@@ -100,7 +100,7 @@ def _entries(dist: metadata.Distribution, sites: list[str]) -> set[str]:
     extension files and metadata folder)."""
     entries = set()
     for file in dist.files or []:
-        path = Path(os.path.normpath(dist.locate_file(file)))
+        path = Path(os.path.normpath(str(dist.locate_file(file))))
         for site in sites:
             if path.is_relative_to(site) and path != Path(site):
                 top = Path(site) / path.relative_to(site).parts[0]

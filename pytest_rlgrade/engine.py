@@ -108,12 +108,15 @@ class _WorkerProcess:
     def wait_ready(self) -> dict[str, Any]:
         if self.ready is None:
             line = self.process.stdout.readline() if self.process.stdout else ""
-            message = json.loads(line) if line else {"failed": "the grader worker exited while starting"}
+            message: dict[str, Any] = (
+                json.loads(line) if line else {"failed": "the grader worker exited while starting"}
+            )
             if "failed" in message:
                 self.kill()
                 raise GraderError(f"a grader worker could not start: {message['failed']}")
-            self.ready = message["ready"]
-        return self.ready
+            ready: dict[str, Any] = message["ready"]
+            self.ready = ready
+        return ready
 
     def ask(self, job: Job) -> dict[str, Any]:
         assert self.process.stdin is not None

@@ -215,7 +215,10 @@ def pytest_configure(config: pytest.Config) -> None:
             "to grade a subset, name test files or node ids on the command line"
         )
     role = _role(config)
-    seed = config.workerinput["rlgrade_seed"] if role is Role.WORKER else config.getoption("rlgrade_seed")
+    # pytest-xdist's workers get the controller's seed (as pytest-randomly passes its own).
+    seed = (
+        getattr(config, "workerinput", {})["rlgrade_seed"] if role is Role.WORKER else config.getoption("rlgrade_seed")
+    )
     try:
         root = find_root(
             config.getoption("rlgrade_root"),

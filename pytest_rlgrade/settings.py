@@ -84,7 +84,7 @@ def settle(
     """Check every option's value and fill in defaults; raises :class:`SettingsError`."""
     if not submission:
         raise SettingsError("--submission needs a value: starter, reference or a PATH")
-    report = report_path(report, report_ini, invocation_dir)
+    report_file = report_path(report, report_ini, invocation_dir)
     minimum = None
     if min_reward is not None:
         try:
@@ -119,7 +119,7 @@ def settle(
     return Settings(
         submission,
         tuple(dict.fromkeys(names)),
-        report,
+        report_file,
         minimum,
         seed_value,
         seed is not None,

@@ -14,6 +14,7 @@ them as the harness's failure (``infra_error``), never as a reward of 0.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
 import shutil
@@ -115,7 +116,7 @@ class RayBackend:
         except ImportError:
             raise GraderError("backend 'ray' needs Ray: pip install 'pytest-rlgrade[ray]'") from None
         if not ray.is_initialized():
-            ray.init(address=self.address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+            ray.init(address=self.address, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
             self.started_ray = True
         # A grading is a process tree of its own: the actor reserves one CPU for it.
         self.actor_class = ray.remote(num_cpus=1, max_restarts=0)(GraderActorBody)

@@ -96,7 +96,7 @@ class Server:
         # as their base type, as they compare in Python.
         for base in (tuple, list, set, frozenset, bytes, dict):
             if isinstance(obj, base):
-                return base(obj)
+                return base(obj)  # type: ignore[arg-type]
         if not isinstance(obj, type) and hasattr(kind, "model_fields") and callable(getattr(obj, "model_dump", None)):
             return obj.model_dump(mode="json")
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
