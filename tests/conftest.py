@@ -69,3 +69,9 @@ def grade(tmp_path_factory: pytest.TempPathFactory):
         return Graded(done.returncode, data, done.stdout + done.stderr)
 
     return run
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tiers: the fast tests (units, options, properties) run first, the end-to-end gradings
+    (marked ``slow``) after them, so a broken unit fails the run within a minute."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)

@@ -140,7 +140,8 @@ def top_7_distinct(xs: list[int]) -> tuple[int, ...]:
 
 
 def caesar_shift_2(s: str) -> str:
-    """Shift each ASCII letter of s forward by 2 places in the alphabet, wrapping z to a and keeping case; every other character stays as it is."""
+    """Shift each ASCII letter of s forward by 2 places in the alphabet, wrapping z to a and keeping
+    case; every other character stays as it is."""
     out = []
     for ch in s:
         if "a" <= ch <= "z":
@@ -153,7 +154,8 @@ def caesar_shift_2(s: str) -> str:
 
 
 def caesar_shift_3(s: str) -> str:
-    """Shift each ASCII letter of s forward by 3 places in the alphabet, wrapping z to a and keeping case; every other character stays as it is."""
+    """Shift each ASCII letter of s forward by 3 places in the alphabet, wrapping z to a and keeping
+    case; every other character stays as it is."""
     out = []
     for ch in s:
         if "a" <= ch <= "z":
@@ -166,7 +168,8 @@ def caesar_shift_3(s: str) -> str:
 
 
 def caesar_shift_4(s: str) -> str:
-    """Shift each ASCII letter of s forward by 4 places in the alphabet, wrapping z to a and keeping case; every other character stays as it is."""
+    """Shift each ASCII letter of s forward by 4 places in the alphabet, wrapping z to a and keeping
+    case; every other character stays as it is."""
     out = []
     for ch in s:
         if "a" <= ch <= "z":
@@ -179,7 +182,8 @@ def caesar_shift_4(s: str) -> str:
 
 
 def caesar_shift_5(s: str) -> str:
-    """Shift each ASCII letter of s forward by 5 places in the alphabet, wrapping z to a and keeping case; every other character stays as it is."""
+    """Shift each ASCII letter of s forward by 5 places in the alphabet, wrapping z to a and keeping
+    case; every other character stays as it is."""
     out = []
     for ch in s:
         if "a" <= ch <= "z":
@@ -192,7 +196,8 @@ def caesar_shift_5(s: str) -> str:
 
 
 def caesar_shift_6(s: str) -> str:
-    """Shift each ASCII letter of s forward by 6 places in the alphabet, wrapping z to a and keeping case; every other character stays as it is."""
+    """Shift each ASCII letter of s forward by 6 places in the alphabet, wrapping z to a and keeping
+    case; every other character stays as it is."""
     out = []
     for ch in s:
         if "a" <= ch <= "z":
@@ -205,7 +210,8 @@ def caesar_shift_6(s: str) -> str:
 
 
 def caesar_shift_7(s: str) -> str:
-    """Shift each ASCII letter of s forward by 7 places in the alphabet, wrapping z to a and keeping case; every other character stays as it is."""
+    """Shift each ASCII letter of s forward by 7 places in the alphabet, wrapping z to a and keeping
+    case; every other character stays as it is."""
     out = []
     for ch in s:
         if "a" <= ch <= "z":
@@ -218,7 +224,8 @@ def caesar_shift_7(s: str) -> str:
 
 
 def digits_in_base_2(n: int) -> list[int]:
-    """Return the digits of the non-negative integer n written in base 2, most significant first; 0 gives [0]."""
+    """Return the digits of the non-negative integer n written in base 2, most significant first; 0
+    gives [0]."""
     if n == 0:
         return [0]
     digits = []
@@ -229,7 +236,8 @@ def digits_in_base_2(n: int) -> list[int]:
 
 
 def digits_in_base_3(n: int) -> list[int]:
-    """Return the digits of the non-negative integer n written in base 3, most significant first; 0 gives [0]."""
+    """Return the digits of the non-negative integer n written in base 3, most significant first; 0
+    gives [0]."""
     if n == 0:
         return [0]
     digits = []
@@ -240,7 +248,8 @@ def digits_in_base_3(n: int) -> list[int]:
 
 
 def digits_in_base_4(n: int) -> list[int]:
-    """Return the digits of the non-negative integer n written in base 4, most significant first; 0 gives [0]."""
+    """Return the digits of the non-negative integer n written in base 4, most significant first; 0
+    gives [0]."""
     if n == 0:
         return [0]
     digits = []
@@ -251,7 +260,8 @@ def digits_in_base_4(n: int) -> list[int]:
 
 
 def digits_in_base_5(n: int) -> list[int]:
-    """Return the digits of the non-negative integer n written in base 5, most significant first; 0 gives [0]."""
+    """Return the digits of the non-negative integer n written in base 5, most significant first; 0
+    gives [0]."""
     if n == 0:
         return [0]
     digits = []
@@ -262,7 +272,8 @@ def digits_in_base_5(n: int) -> list[int]:
 
 
 def digits_in_base_6(n: int) -> list[int]:
-    """Return the digits of the non-negative integer n written in base 6, most significant first; 0 gives [0]."""
+    """Return the digits of the non-negative integer n written in base 6, most significant first; 0
+    gives [0]."""
     if n == 0:
         return [0]
     digits = []
@@ -273,7 +284,8 @@ def digits_in_base_6(n: int) -> list[int]:
 
 
 def digits_in_base_7(n: int) -> list[int]:
-    """Return the digits of the non-negative integer n written in base 7, most significant first; 0 gives [0]."""
+    """Return the digits of the non-negative integer n written in base 7, most significant first; 0
+    gives [0]."""
     if n == 0:
         return [0]
     digits = []

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import random
 import string
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 KS = (2, 3, 4, 5, 6, 7)
+
+
+def _wrapped(doc: str) -> str:
+    """A docstring's text as its lines in the function, indented and wrapped."""
+    return textwrap.fill(doc, width=96, initial_indent="", subsequent_indent="    ")
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,7 @@ def instances() -> list[dict[str, Any]]:
     for family in FAMILIES:
         for k in KS:
             entry = family.entry.format(k=k)
-            doc = family.doc.format(k=k)
+            doc = _wrapped(family.doc.format(k=k))
             examples = [[value, family.solve(k, value)] for value in family.examples(k)]
             shown = "\n".join(f"    >>> {entry}({value!r})\n    {result!r}" for value, result in examples)
             prompt = f'def {entry}{family.signature}:\n    """{doc}\n\n{shown}\n    """\n'
@@ -198,4 +204,5 @@ def solution_source(row: dict[str, Any]) -> str:
         ),
     }
     family = BY_NAME[row["family"]]
-    return f'def {entry}{family.signature}:\n    """{family.doc.format(k=k)}"""\n{bodies[row["family"]]}'
+    doc = _wrapped(family.doc.format(k=k))
+    return f'def {entry}{family.signature}:\n    """{doc}"""\n{bodies[row["family"]]}'
