@@ -273,8 +273,11 @@ def test_distribution_command_prints_and_draws(submission, rlgrade_rng):
         assert shown == want, f"{key}: printed bins {shown}, expected {want}"
     problems = png_problems(submission.read_bytes(image))
     assert not problems, f"{image}: {problems}"
-    module = submission.module("metric_card.show_score_distribution")
-    assert module.main(["artifacts/metric_rollouts.jsonl"]) == 0
+
+    result = submission.run_cli(["artifacts/metric_rollouts.jsonl"], module="metric_card.show_score_distribution")
+    assert result.returncode == 0, f"show_score_distribution exited with {result.returncode}:\n{result.stderr[-2000:]}"
+    shown = [line for line in result.stdout.splitlines() if row.match(line)]
+    assert len(shown) == 10 * len(SCORES), f"by default each dimension has 10 bins:\n{result.stdout[:1500]}"
     default = "artifacts/metric_rollouts_scores.png"
     assert (submission.workdir / default).is_file(), f"without --output the histogram goes to {default}"
     assert not png_problems(submission.read_bytes(default)), f"{default} is not a valid PNG histogram"
