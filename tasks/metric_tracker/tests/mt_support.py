@@ -25,8 +25,9 @@ def _split(total: int, rng: random.Random) -> list[int]:
     return parts
 
 
-def build_dataset(seed: int, n_dates: int, zeros: bool = False, corrupt: int = 0):
-    """Small arbitrary data (counts need not form a funnel): daily and hourly rows."""
+def build_dataset(seed: int, n_dates: int, zeros: bool = False, corrupt: int = 0, gaps: int = 0):
+    """Small arbitrary data (counts need not form a funnel): daily and hourly rows; ``gaps``
+    hourly rows are left out (a missing hour counts 0)."""
     rng = random.Random(seed)
     start = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(365))
     daily, hourly = [], []
@@ -57,6 +58,8 @@ def build_dataset(seed: int, n_dates: int, zeros: bool = False, corrupt: int = 0
         else:
             day = next(r for r in daily if r["date"] == row["date"])
             day[event] = -day[event] - 1
+    for _ in range(min(gaps, len(hourly) - 1)):
+        hourly.pop(rng.randrange(len(hourly)))
     return daily, hourly
 
 
@@ -68,6 +71,7 @@ dataset_specs = st.fixed_dictionaries(
         "n_dates": st.integers(3, 12),
         "zeros": st.booleans(),
         "corrupt": st.integers(0, 3),
+        "gaps": st.integers(0, 3),
     }
 )
 
@@ -106,8 +110,11 @@ def _key(row: dict[str, Any]) -> tuple[str, str, str]:
     return (row["date"], row["entity_name"], row["anomaly_type"])
 
 
-def assert_rows(got: Any, sure: list[dict[str, Any]], possible: list[dict[str, Any]]) -> None:
-    """``got`` holds every row of ``sure``, only rows of ``possible``, with their values, sorted."""
+def assert_rows(got: Any, sure: list[dict[str, Any]], possible: list[dict[str, Any]], severities: bool = False) -> None:
+    """``got`` holds every row of ``sure``, only rows of ``possible``, with their values, sorted.
+
+    Severities are checked only when asked (``test_mt_rules.py`` checks them on their own, so
+    that one wrong severity rule costs that test, not every generator's)."""
     assert isinstance(got, list), f"expected a list of rows, got {type(got).__name__}"
     for row in got:
         assert isinstance(row, dict), f"a row must be a dict: {row!r}"
@@ -126,7 +133,9 @@ def assert_rows(got: Any, sure: list[dict[str, Any]], possible: list[dict[str, A
             assert row[key] == want[key], f"{key} of {_key(row)}: {row[key]!r} != {want[key]!r}"
         for key in ("baseline_value", "observed_value", "delta_value"):
             assert close(row[key], want[key]), f"{key} of {_key(row)}: {row[key]!r} != {want[key]!r}"
-        assert row["severity"] in allowed_severities(want), f"severity of {_key(row)}: {row['severity']!r}"
+        assert isinstance(row["severity"], str), f"severity of {_key(row)}: {row['severity']!r}"
+        if severities:
+            assert row["severity"] in allowed_severities(want), f"severity of {_key(row)}: {row['severity']!r}"
 
 
 def oracle_rows(analysis: Analysis, method: str, multiplier: float, **kwargs):
@@ -134,3 +143,61 @@ def oracle_rows(analysis: Analysis, method: str, multiplier: float, **kwargs):
     sure = getattr(analysis, method)(threshold_multiplier=multiplier * (1 + EPS), **kwargs)
     possible = getattr(analysis, method)(threshold_multiplier=multiplier * (1 - EPS), **kwargs)
     return sure, possible
+
+
+CASES = (
+    "gap",
+    "no_traffic",
+    "zero_denominator",
+    "zero_baseline",
+    "low",
+    "medium",
+    "high",
+    "critical",
+    "negative_hour",
+    "negative_daily",
+)
+
+
+def edge_dataset(rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """Arbitrary data holding, by construction, every edge the prompt defines, on dates drawn from
+    ``rng``: missing hours, a date without app_open traffic, a zero denominator, a data-quality
+    issue on a zero daily count (zero baseline: critical), issues of each severity band (low,
+    medium, high, critical by relative change), a negative hour that keeps the sum, a negative
+    daily count. Returns (daily, hourly, {case: date, ...})."""
+    daily, hourly = build_dataset(rng.randrange(2**32), rng.randint(11, 14))
+    dates = [r["date"] for r in daily]
+    cases = dict(zip(CASES, rng.sample(dates, len(CASES)), strict=True))
+    day = {r["date"]: r for r in daily}
+    hours = {(r["date"], r["hour"]): r for r in hourly}
+
+    def set_day(date: str, event: str, total: int) -> None:  # daily count and its hours agree
+        day[date][event] = total
+        split = _split(total, rng)
+        for h in range(24):
+            hours[(date, h)][event] = split[h]
+
+    set_day(cases["no_traffic"], "app_open", 0)
+    set_day(cases["zero_denominator"], "add_to_cart", 0)
+    event = rng.choice(EVENTS)
+    set_day(cases["zero_baseline"], event, rng.randint(30, 400))
+    day[cases["zero_baseline"]][event] = 0
+    bands = {"low": (0.05, 0.25), "medium": (0.33, 0.46), "high": (0.55, 0.75), "critical": (0.85, 2.0)}
+    for band, (low, high) in bands.items():
+        event = rng.choice(EVENTS)
+        date = cases[band]
+        base = max(day[date][event], 200)
+        set_day(date, event, base)
+        hours[(date, rng.randrange(24))][event] += max(1, round(base * rng.uniform(low, high)))
+    event = rng.choice(EVENTS)
+    date = cases["negative_hour"]
+    set_day(date, event, rng.randint(100, 900))
+    first, second = rng.sample(range(24), 2)
+    moved = hours[(date, first)][event] + rng.randint(1, 30)
+    hours[(date, first)][event] -= moved
+    hours[(date, second)][event] += moved
+    event = rng.choice(EVENTS)
+    day[cases["negative_daily"]][event] = -day[cases["negative_daily"]][event] - 1
+    gone = rng.sample(range(24), rng.randint(1, 4))
+    hourly = [r for r in hourly if not (r["date"] == cases["gap"] and r["hour"] in gone)]
+    return daily, hourly, cases
