@@ -256,6 +256,74 @@ def test_starter_earns_at_most_its_cap(grade):
     assert all((value or 0.0) == 0.0 for value in _metrics(graded).values())
 
 
+def _partial(tmp_path: Path, edits: list[tuple[str, str, str]]) -> Path:
+    """A copy of the reference with each (module, old, new) replacement made once."""
+    import shutil
+
+    folder = tmp_path / "partial"
+    shutil.copytree(ROOT / "reference" / "metric_tracker", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for module, old, new in edits:
+        path = folder / "metric_tracker" / module
+        source = path.read_text()
+        assert source.count(old) == 1, f"{old!r} not found once in the reference's {module}"
+        path.write_text(source.replace(old, new))
+    return folder
+
+
+# One small function wrong: every row's severity is "low".
+NO_SEVERITY = [("investigator.py", '    if magnitude is None:\n        return "critical"', '    return "low"')]
+# Two whole features missing: the hourly mix and the data-quality checks, and their rows.
+NO_MIX_NO_QUALITY = [
+    (
+        "investigator.py",
+        "    def compare_hourly_mix_to_median(self, date: str) -> dict[str, Any]:\n",
+        "    def compare_hourly_mix_to_median(self, date: str) -> dict[str, Any]:\n        raise NotImplementedError\n",
+    ),
+    (
+        "investigator.py",
+        "    def check_impossible_counts(self, date: str | None = None) -> list[dict[str, Any]]:\n",
+        "    def check_impossible_counts(self, date: str | None = None) -> list[dict[str, Any]]:\n"
+        "        raise NotImplementedError\n",
+    ),
+    (
+        "investigator.py",
+        "    def get_hourly_traffic_mix_shift_rows(self, threshold_multiplier=DEFAULT_MULTIPLIER):\n",
+        "    def get_hourly_traffic_mix_shift_rows(self, threshold_multiplier=DEFAULT_MULTIPLIER):\n"
+        "        return []\n",
+    ),
+    (
+        "investigator.py",
+        "    def get_instrumentation_data_quality_issue_rows(self, threshold_multiplier=DEFAULT_MULTIPLIER):\n",
+        "    def get_instrumentation_data_quality_issue_rows(self, threshold_multiplier=DEFAULT_MULTIPLIER):\n"
+        "        return []\n",
+    ),
+    ("detector.py", "        if date not in unreliable_hours:", "        if False:"),
+]
+# One rule wrong: a zero baseline (a data-quality issue on a zero daily count) is not critical.
+ZERO_BASELINE_LOW = [
+    (
+        "investigator.py",
+        '    if magnitude is None:\n        return "critical"',
+        '    if magnitude is None:\n        return "low"',
+    )
+]
+
+
+@pytest.mark.slow
+def test_rewards_order_solutions_by_how_much_they_do(grade, tmp_path):
+    """Missing one small function (severity) costs less than missing two whole anomaly families,
+    and a single wrong rule (a zero baseline's severity) is caught but costs little."""
+    rewards = {}
+    for name, edits in (
+        ("no_severity", NO_SEVERITY),
+        ("no_mix_no_quality", NO_MIX_NO_QUALITY),
+        ("zero", ZERO_BASELINE_LOW),
+    ):
+        graded = grade(_partial(tmp_path / name, edits), "metric_tracker", "--rlgrade-seed=6")
+        rewards[name] = graded.task("metric_tracker")["reward"]
+    assert 0.1 < rewards["no_mix_no_quality"] < rewards["no_severity"] < rewards["zero"] < 1.0, rewards
+
+
 @pytest.mark.slow
 def test_baseline_lands_between(grade):
     graded = grade("tasks/metric_tracker/baseline", "metric_tracker", "--rlgrade-seed=5")
