@@ -155,6 +155,10 @@ def _load_folder(folder: Path) -> list[Rollout]:
     ]
     batch_path = folder / BATCH_FILE
     rows = _read_batch(batch_path) if batch_path.is_file() else []
+    # The batch CLI writes a line as each grading finishes, with the submission's "index" in the
+    # batch: show them in the order they were given.
+    if rows and all(isinstance(row.get("index"), int) and not isinstance(row.get("index"), bool) for row in rows):
+        rows.sort(key=lambda row: int(row["index"]))
     if not report_files and not rows:
         raise InputError(f"{folder}: no reports here (no *.json report files, no {BATCH_FILE})")
     reports = {p.resolve(): _read_report(p) for p in report_files}

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import statistics
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from pytest_rlgrade.report import (
     write_report,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -195,6 +198,18 @@ def test_folder_with_batch_jsonl_follows_its_order_and_keeps_rollouts_without_re
     assert lost.reward is None
     # Given directly, batch.jsonl means its folder.
     assert [r.source for r in page.load_rollouts([batch_dir / "batch.jsonl"])] == [r.source for r in rollouts]
+
+
+def test_folder_the_batch_cli_wrote_is_in_submission_order(batch_dir: Path) -> None:
+    # As `pytest --rlgrade-report-dir` writes it: a line per grading as it finishes, with its index.
+    lines = [
+        {"index": 2, "submission": "/rollouts/r3", "report": "r3.json", "reward": 0.3333, "flags": ["timeout"]},
+        {"index": 0, "submission": "/rollouts/r1", "report": "r1.json", "reward": 1.0, "flags": []},
+        {"index": 1, "submission": "/rollouts/r2", "report": "r2.json", "reward": 0.6667, "flags": []},
+    ]
+    (batch_dir / "batch.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    rollouts = page.load_rollouts([batch_dir])
+    assert [r.source for r in rollouts] == ["r1.json", "r2.json", "r3.json", "r4.json", "r5.json"]
 
 
 def test_batch_line_may_name_its_report_file(batch_dir: Path) -> None:
@@ -376,20 +391,25 @@ def test_hostile_messages_do_not_execute_in_chromium(tmp_path: Path, open_page: 
 
 
 @pytest.mark.slow
-def test_page_of_real_gradings_in_chromium(grade: Any, tmp_path: Path, open_page: Any) -> None:
+def test_page_of_a_real_batch_in_chromium(tmp_path: Path, open_page: Any) -> None:
     folder = tmp_path / "reports"
-    folder.mkdir()
-    rewards = []
-    for submission in ("reference", "starter"):
-        graded = grade(submission, "metric_tracker")
-        assert graded.report is not None, graded.output
-        rewards.append(graded.report["reward"])
-        (folder / f"{submission}.json").write_text(json.dumps(graded.report))
+    command = [sys.executable, "-m", "pytest", "--submission=reference", "--submission=starter"]
+    command += ["--task=metric_tracker", f"--rlgrade-report-dir={folder}", "-p", "no:cacheprovider", "-q"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert (folder / "batch.jsonl").is_file(), done.stdout + done.stderr
+    rows = sorted(
+        (json.loads(line) for line in (folder / "batch.jsonl").read_text().splitlines()), key=lambda r: r["index"]
+    )
+    rewards = [row["reward"] for row in rows]
+    assert rewards[0] == 1.0
+    assert rewards[1] < 0.1
     out = tmp_path / "page.html"
     assert rlgrade(["html", str(folder), "-o", str(out)]) == 0
     shown = open_page(out)
+    assert shown.text("#stat-rollouts") == "2"
     assert shown.text("#stat-mean") == f"{statistics.fmean(rewards):.4f}"
     assert shown.page.locator("details.rollout .reward").all_text_contents() == [f"{r:.4f}" for r in rewards]
+    assert shown.page.locator("details.rollout .sub").all_text_contents() == ["reference", "starter"]
     shown.page.click("#rollout-2 > summary")
     assert "NotImplementedError" in shown.page.locator("#rollout-2").inner_text()
     assert shown.problems == []
