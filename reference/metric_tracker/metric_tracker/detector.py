@@ -34,9 +34,8 @@ def report(inv: Investigator, threshold_multiplier: float = DEFAULT_MULTIPLIER) 
         # Step i (1-based) converts event i-1 into event i. A move of app_open is a traffic change;
         # a move of a later event that neither neighbour shares is that event's own count anomaly.
         explained: set[int] = set()
-        for i in sorted(moved):
-            if i > 0 and (i - 1 in moved or i + 1 in moved):
-                continue
+        roots = [i for i in sorted(moved) if i == 0 or (i - 1 not in moved and i + 1 not in moved)]
+        for i in roots:
             c = counts[i]
             kind = "absolute_spike_in_event_count" if c["relative_change"] > 0 else "absolute_drop_in_event_count"
             rows.append(make_row(kind, c, abs(c["relative_change"])))
@@ -44,9 +43,7 @@ def report(inv: Investigator, threshold_multiplier: float = DEFAULT_MULTIPLIER) 
                 explained.add(i)
             if i + 1 not in moved:
                 explained.add(i + 1)
-        for i, step in enumerate(FUNNEL_STEPS, start=1):
-            if i in explained:
-                continue
+        for step in (step for i, step in enumerate(FUNNEL_STEPS, start=1) if i not in explained):
             c = inv.compare_rate_to_median(date, step)
             rc = c["relative_change"]
             if rc is None:

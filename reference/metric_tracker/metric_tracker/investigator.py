@@ -204,8 +204,8 @@ class Investigator:
             hours = self._hourly.get(d, {})
             for event in EVENTS:
                 daily = self._daily[d][event]
-                hourly_sum = sum(row.get(event, 0) for row in hours.values())
-                negative_hours = sorted(h for h, row in hours.items() if row.get(event, 0) < 0)
+                hourly_sum = sum(row[event] for row in hours.values())
+                negative_hours = sorted(h for h, row in hours.items() if row[event] < 0)
                 if hourly_sum != daily or daily < 0 or negative_hours:
                     issues.append(
                         {
