@@ -260,3 +260,37 @@ def test_submission_without_summarize_earns_partial_reward(grade, tmp_path: Path
         "test_cli.py::test_cli_run_rejects_a_bad_manifest",
         "test_cli.py::test_cli_run_reports_an_api_error",
     }
+
+
+@pytest.mark.slow
+def test_rewards_order_solutions_by_how_much_they_do(grade, tmp_path: Path) -> None:
+    """One small function wrong (the geometric mean) earns more than a whole feature missing (the
+    summarize command, the command line, logging)."""
+    partials = {
+        "no_geometric_mean": (
+            "metrics",
+            '"geometric_mean": tool_metrics.geometric_mean([coverage, completion]),',
+            '"geometric_mean": 0.0,',
+        ),
+        "no_summarize": (
+            "cli",
+            "    print(format_table(read_summary(args.directory)))\n    return 0\n",
+            "    print('summarize: not implemented', file=sys.stderr)\n    return 1\n",
+        ),
+        "no_cli": (
+            "cli",
+            "    args = build_parser().parse_args(argv)\n",
+            "    print('not implemented', file=sys.stderr)\n    return 1\n",
+        ),
+        "no_logging": (
+            "storage",
+            "    logging_utils.append_jsonl(folder / RECORDS_FILE, record)\n",
+            "    return None\n",
+        ),
+    }
+    rewards = {}
+    for name, (module, old, new) in partials.items():
+        submission = partial_submission(tmp_path / name, module, old, new)
+        rewards[name] = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)["reward"]
+    small = rewards.pop("no_geometric_mean")
+    assert all(starter_cap() < reward < small < 1.0 for reward in rewards.values()), (small, rewards)
