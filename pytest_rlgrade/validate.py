@@ -174,7 +174,7 @@ class Engine:
 
     def _grade_with_grader(self, jobs: Sequence[tuple[Path, int]]) -> list[Graded]:
         if self._grader is None:
-            from pytest_rlgrade import Grader  # type: ignore[attr-defined]
+            from pytest_rlgrade import Grader
 
             self._grader = self._stack.enter_context(
                 Grader(root=self.root, tasks=[self.task.name], workers=self.workers)
