@@ -75,6 +75,14 @@ def assert_clear_failure(result: Any, what: str, *names: str) -> None:
         assert name in result.stderr, f"{what}: the error should name {name!r}:\n{result.stderr[-2000:]}"
 
 
+def assert_required_flags(submission: Any, step: str, argv: list[Any], flags: list[str]) -> None:
+    """Each of ``flags``, left out of the otherwise valid ``argv``, fails clearly naming it."""
+    for flag in flags:
+        at = argv.index(flag)
+        result = run(submission, step, argv[:at] + argv[at + 2 :])
+        assert_clear_failure(result, f"a run without {flag}", flag)
+
+
 def write_settings(submission: Any, settings: dict[str, Any]) -> None:
     (submission.workdir / simulation.SETTINGS_FILE).write_text(json.dumps(settings))
 
@@ -206,6 +214,10 @@ def expected_summary(results: dict[tuple[str, str], dict[str, Any] | None], ids:
     return {"evaluators": evaluators, "conversations": conversations, "overall_mean_score": mean(every)}
 
 
-def write_jsonl(path: Path, rows: list[Any]) -> None:
+def write_jsonl(path: Path, rows: list[Any], blank_after: int | None = None) -> None:
+    """``rows`` as JSON lines; with ``blank_after``, a blank line after that many rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = [json.dumps(r) + "\n" for r in rows]
+    if blank_after is not None:
+        lines.insert(blank_after, "\n")
+    path.write_text("".join(lines))

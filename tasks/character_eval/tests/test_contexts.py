@@ -15,6 +15,7 @@ from character_eval_oracle import (
     answered,
     assert_clear_failure,
     assert_ok,
+    assert_required_flags,
     run,
     served,
     word,
@@ -121,4 +122,7 @@ def test_contexts_cli_fails_clearly(submission, rlgrade_rng):
     flag = f"--{word(rlgrade_rng)}"
     result = run(submission, "contexts", [*args, "--model", PRIMARY, flag, "1"])
     assert_clear_failure(result, f"the unknown flag {flag}", flag)
+    assert_required_flags(
+        submission, "contexts", [*args, "--model", PRIMARY], ["--theme", "--num_contexts", "--model", "--output-file"]
+    )
     assert not (submission.workdir / OUTPUT).exists()

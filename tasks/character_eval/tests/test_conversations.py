@@ -18,6 +18,7 @@ from character_eval_oracle import (
     answered,
     assert_clear_failure,
     assert_ok,
+    assert_required_flags,
     make_contexts,
     read_jsonl,
     run,
@@ -56,7 +57,7 @@ def _args(assistant, user, conversations, turns, assistant_model=PRIMARY, user_m
 def _generate(submission, rng, turns, assistant_model=PRIMARY):
     count = rng.randint(2, 4)
     contexts, assistant, user = _setup(submission, rng, count)
-    wanted = rng.randint(1, count - 1)
+    wanted = rng.randint(1, count)
     result = run(submission, "conversations", _args(assistant, user, wanted, turns, assistant_model))
     assert_ok(result, "the conversation generator")
     conversations = read_jsonl(submission, OUTPUT)
@@ -168,4 +169,10 @@ def test_conversations_cli_fails_clearly(submission, rlgrade_rng):
     flag = f"--{word(rlgrade_rng)}"
     result = run(submission, "conversations", [*_args(assistant, user, 1, 2), flag, "3"])
     assert_clear_failure(result, f"the unknown flag {flag}", flag)
+    result = run(submission, "conversations", _args(assistant, user, rlgrade_rng.randint(3, 6), 2))
+    assert_clear_failure(result, "more conversations than contexts", "--num-conversations")
+    required = [a for a in _args(assistant, user, 1, 2) if str(a).startswith("--")]
+    assert_required_flags(submission, "conversations", _args(assistant, user, 1, 2), required)
+    assert served(submission, ANTHROPIC_LOG) == []
+    assert served(submission, OPENROUTER_LOG) == []
     assert not (submission.workdir / OUTPUT).exists()

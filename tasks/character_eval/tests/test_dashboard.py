@@ -137,6 +137,8 @@ def test_dashboard_shows_every_part_of_the_pipeline(submission, rlgrade_rng):
             assert other["turns"][0]["content"] not in texts, "only the chosen conversation should be shown"
 
     evaluations = by_view["Evaluations"]
+    overall = summary["overall_mean_score"]
+    assert _shows_number(evaluations, overall), f"the overall mean score {overall} should be shown"
     for name, entry in summary["evaluators"].items():
         assert name in _haystack(evaluations), f"the Evaluations view should name the evaluator {name}"
         assert _shows_number(evaluations, entry["mean_score"]), f"{name}'s mean score {entry['mean_score']} not shown"

@@ -16,6 +16,7 @@ from character_eval_oracle import (
     answered,
     assert_clear_failure,
     assert_ok,
+    assert_required_flags,
     close,
     expected_summary,
     flag_of,
@@ -38,7 +39,7 @@ SUMMARY = f"results/{STEM}/summary.json"
 
 def _evaluate(submission, rng, count=None, judge=None, settings=None):
     pairs = make_conversations(rng, count or rng.randint(2, 4))
-    write_jsonl(submission.workdir / INPUT, [c for c, _ in pairs])
+    write_jsonl(submission.workdir / INPUT, [c for c, _ in pairs], blank_after=rng.randint(1, len(pairs) - 1))
     if settings:
         write_settings(submission, settings)
     judge = judge or rng.choice([PRIMARY, FALLBACK])
@@ -209,4 +210,12 @@ def test_run_evaluations_fails_clearly(submission, rlgrade_rng):
     flag = f"--{word(rlgrade_rng)}"
     result = run(submission, "run_evaluations", ["--input-file", INPUT, "--judge-model", PRIMARY, flag, "x"])
     assert_clear_failure(result, f"the unknown flag {flag}", flag)
+    assert_required_flags(
+        submission,
+        "run_evaluations",
+        ["--input-file", INPUT, "--judge-model", PRIMARY],
+        ["--input-file", "--judge-model"],
+    )
+    assert served(submission, ANTHROPIC_LOG) == []
+    assert served(submission, OPENROUTER_LOG) == []
     assert not (submission.workdir / SUMMARY).exists()

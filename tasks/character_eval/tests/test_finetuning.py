@@ -10,6 +10,7 @@ from character_eval_oracle import (
     TOGETHER_LOG,
     assert_clear_failure,
     assert_ok,
+    assert_required_flags,
     make_conversations,
     read_jsonl,
     run,
@@ -54,7 +55,7 @@ def _invalid(rng, conversation):
 
 def test_prepare_data_writes_together_chat_format(submission, rlgrade_rng):
     conversations = [c for c, _ in make_conversations(rlgrade_rng, rlgrade_rng.randint(3, 6))]
-    write_jsonl(submission.workdir / INPUT, conversations)
+    write_jsonl(submission.workdir / INPUT, conversations, blank_after=rlgrade_rng.randint(1, len(conversations) - 1))
     result = run(submission, "prepare_data", ["--input_file", INPUT, "--output_file", OUTPUT])
     assert_ok(result, "prepare_data")
     examples = read_jsonl(submission, OUTPUT)
@@ -158,3 +159,10 @@ def test_run_finetuning_fails_clearly(submission, rlgrade_rng):
     missing_input = f"synthetic_evaluation_data/conversations/{word(rlgrade_rng)}.jsonl"
     result = run(submission, "prepare_data", ["--input_file", missing_input, "--output_file", OUTPUT + ".new"])
     assert_clear_failure(result, "prepare_data with a missing --input_file", missing_input)
+    assert_required_flags(
+        submission, "run_finetuning", ["--train_file", OUTPUT, "--model", FINETUNE_MODEL], ["--train_file", "--model"]
+    )
+    assert_required_flags(
+        submission, "prepare_data", ["--input_file", INPUT, "--output_file", OUTPUT], ["--input_file", "--output_file"]
+    )
+    assert served(submission, TOGETHER_LOG) == []

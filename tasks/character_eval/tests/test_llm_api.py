@@ -158,3 +158,9 @@ def test_load_env(submission, rlgrade_rng):
     environ = submission.getattr(submission.module("os"), "environ")
     for name, value in expected.items():
         assert environ.get(name) == value, f"os.environ[{name!r}] is {environ.get(name)!r}, expected {value!r}"
+    broken = lines[:]
+    at = rlgrade_rng.randint(1, len(broken))
+    broken.insert(at - 1, f"{word(rlgrade_rng)} without an equals sign")
+    (submission.workdir / "broken.env").write_text("\n".join(broken) + "\n")
+    with submission.raises("ValueError", match=rf"broken\.env.*line {at}\b|line {at}\b.*broken\.env"):
+        env.load_env("broken.env")
