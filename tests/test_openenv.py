@@ -7,6 +7,7 @@ and grade the shipped reference and starter through the real Grader."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -28,6 +29,7 @@ import uvicorn  # noqa: E402
 
 from pytest_rlgrade.cli import main as rlgrade  # noqa: E402
 from pytest_rlgrade.integrations import openenv as served_env  # noqa: E402
+from pytest_rlgrade.integrations.completions import read_tree  # noqa: E402
 from pytest_rlgrade.integrations.openenv import RlgradeEnv, SubmitFiles  # noqa: E402
 from pytest_rlgrade.report import Counts, Report, SandboxInfo, TaskReport  # noqa: E402
 
@@ -93,7 +95,8 @@ class Served:
         return RlgradeEnv(base_url=self.url).sync()
 
 
-def serve_in_thread(task: served_env.ServedTask, grader: RecordingGrader) -> Iterator[Served]:
+@contextlib.contextmanager
+def serve_in_thread(task: served_env.ServedTask, grader: Any) -> Iterator[Served]:
     app = served_env.create_environment_app(task, grader, max_sessions=8)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -112,7 +115,8 @@ def serve_in_thread(task: served_env.ServedTask, grader: RecordingGrader) -> Ite
 
 @pytest.fixture
 def served() -> Iterator[Served]:
-    yield from serve_in_thread(served_env.load_served_task("metric_tracker", ROOT), RecordingGrader(delay=0.3))
+    with serve_in_thread(served_env.load_served_task("metric_tracker", ROOT), RecordingGrader(delay=0.3)) as serving:
+        yield serving
 
 
 def make_dataset_task(root: Path, *, public: bool) -> None:
@@ -176,6 +180,8 @@ def test_dataset_instances_are_drawn_from_the_seed_and_rows_given_only_when_publ
     assert env.reset(seed=11).instance == first.instance
     assert {env.reset(seed=s).instance for s in range(40)} == set(private.instances)
     assert first.instance_data is None  # the row holds the expected answer: not public
+    n = int(first.instance.removeprefix("p"))
+    assert first.prompt == f"# Toy\nAdd numbers.\n\nadd {n}"  # the task's prompt, then the instance's
     public = served_env.load_served_task("toy", tmp_path / "public")
     row = served_env.TaskEnvironment(served=public, grader=RecordingGrader()).reset(seed=3, instance="p2")
     assert row.instance == "p2"
@@ -284,6 +290,32 @@ def test_concurrent_sessions_are_isolated(served: Served) -> None:
 # ---------------------------------------------------------------------------- real gradings
 
 
+@pytest.mark.slow
+def test_dataset_task_episodes_grade_their_instance() -> None:
+    from pytest_rlgrade import Grader
+
+    task = served_env.load_served_task("funcbench", ROOT)
+    reference = read_tree(ROOT / "reference" / "funcbench")
+    with Grader(root=ROOT, tasks=["funcbench"], workers=2) as grader, serve_in_thread(task, grader) as served:
+
+        def episode(seed: int) -> tuple[Any, Any]:
+            with RlgradeEnv(base_url=served.url, message_timeout_s=600).sync() as env:
+                start = env.reset(seed=seed)
+                return start, env.step(SubmitFiles(files=reference if seed % 2 else start.observation.files))
+
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(episode, [1, 2]))
+    for seed, (start, result) in zip([1, 2], results, strict=True):
+        instance = start.observation.instance
+        assert instance in task.instances
+        assert task.instances[instance]["prompt"] in start.observation.prompt
+        assert start.observation.instance_data is None  # hidden/problems.jsonl is not public
+        report = result.observation.report
+        assert report["tasks"][0]["instance"] == instance
+        assert report["seed"] == seed
+        assert result.reward == (1.0 if seed % 2 else 0.0), report
+
+
 @pytest.fixture(scope="module")
 def rlgrade_serve() -> Iterator[str]:
     port = free_port()
@@ -319,7 +351,7 @@ def rlgrade_serve() -> Iterator[str]:
 
 @pytest.mark.slow
 def test_rlgrade_serve_grades_reference_and_starter_concurrently(rlgrade_serve: str) -> None:
-    reference = served_env.read_tree(ROOT / "reference" / "metric_tracker")
+    reference = read_tree(ROOT / "reference" / "metric_tracker")
 
     def episode(which: str) -> tuple[int, Any]:
         with RlgradeEnv(base_url=rlgrade_serve, message_timeout_s=600).sync() as env:

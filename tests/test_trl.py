@@ -5,6 +5,7 @@ the real Grader."""
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 from collections import defaultdict
@@ -15,7 +16,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_rlgrade.integrations.completions import CompletionError, completion_text, files_from_completion, read_tree
+from pytest_rlgrade.integrations.completions import (
+    CompletionError,
+    completion_text,
+    files_from_completion,
+    read_tree,
+    training_rows,
+)
 from pytest_rlgrade.integrations.trl import GradingInfrastructureError, reward_function
 from pytest_rlgrade.report import Counts, Report, SandboxInfo, TaskReport
 
@@ -305,3 +312,29 @@ def test_with_the_real_grader() -> None:
     assert rewards[2] == 0.0  # the gate (the package imports) fails
     assert 0 < rewards[3] <= 0.1  # the starter as it is
     assert {r.seed for r in reward.last_reports if r is not None} == {11}
+
+
+def test_training_rows_of_a_dataset_task_and_of_a_plain_one() -> None:
+    rows = training_rows("funcbench", ROOT)
+    problems = [json.loads(line) for line in (ROOT / "tasks/funcbench/hidden/problems.jsonl").read_text().splitlines()]
+    assert [row["instance"] for row in rows] == [p["id"] for p in problems]
+    prompt = (ROOT / "tasks/funcbench/prompt.md").read_text()
+    assert rows[0]["prompt"] == prompt.rstrip("\n") + "\n\n" + problems[0]["prompt"]
+    assert training_rows("metric_tracker", ROOT) == [{"prompt": (ROOT / "tasks/metric_tracker/prompt.md").read_text()}]
+
+
+@pytest.mark.slow
+def test_dataset_instances_with_the_real_grader() -> None:
+    rows = training_rows("funcbench", ROOT)[:3]
+    solution = (ROOT / "reference/funcbench/funcbench/__init__.py").read_text()
+    completions = [
+        block("funcbench/__init__.py", solution),
+        block("funcbench/__init__.py", "x = 1"),
+        block("funcbench/__init__.py", solution),
+    ]
+    with reward_function(task="funcbench", root=ROOT, workers=2) as reward:
+        rewards = Trainer().call(
+            reward, [r["prompt"] for r in rows], completions, instance=[r["instance"] for r in rows]
+        )
+    assert rewards == [1.0, 0.0, 1.0]
+    assert [r.tasks[0].instance for r in reward.last_reports if r is not None] == [r["instance"] for r in rows]

@@ -1,4 +1,9 @@
-"""Turning a model's completion into a submission's files.
+"""What the model sees and what it writes: a task's prompts, and its completions as files.
+
+:func:`read_task` reads what a policy is shown of a task: its prompt (for a dataset task, followed
+by the instance's own ``prompt`` field, when its row has one), the starter's files and the
+instances; :func:`training_rows` turns that into a trainer's dataset rows
+(``{"prompt": ..., "instance": ID}``).
 
 :func:`files_from_completion` is the default ``to_files`` of
 :func:`pytest_rlgrade.integrations.trl.reward_function`. The format it reads: every file is one
@@ -28,12 +33,22 @@ with ``..`` or is not a plain relative path.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-__all__ = ["CompletionError", "completion_text", "files_from_completion", "read_tree"]
+__all__ = [
+    "CompletionError",
+    "TaskText",
+    "completion_text",
+    "files_from_completion",
+    "read_task",
+    "read_tree",
+    "training_rows",
+]
 
 # Files larger than this, or not UTF-8 text, are left out of a folder read by read_tree.
 MAX_TREE_FILE = 1024 * 1024
@@ -185,3 +200,91 @@ def read_tree(folder: Path) -> dict[str, str]:
         except UnicodeDecodeError:
             continue
     return files
+
+
+# ---------------------------------------------------------------------------- what the model sees
+
+
+@dataclass(frozen=True)
+class TaskText:
+    """What a policy is shown of a task."""
+
+    name: str
+    prompt: str
+    starter_files: dict[str, str]
+    instances: dict[str, dict[str, Any]]
+    instances_public: bool
+
+    def prompt_for(self, instance: str | None) -> str:
+        """The task's prompt, followed for a dataset instance by its row's ``prompt`` field (the
+        problem statement; a task whose prompt ends "the problem follows" expects it there)."""
+        row = self.instances.get(instance) if instance is not None else None
+        text = row.get("prompt") if row else None
+        if isinstance(text, str) and text.strip():
+            return self.prompt.rstrip("\n") + "\n\n" + text
+        return self.prompt
+
+    def public_row(self, instance: str) -> dict[str, Any] | None:
+        """The row of an instance, only where the submission may read the instances file anyway
+        (listed in ``public``): a row may hold the expected answers."""
+        return dict(self.instances[instance]) if self.instances_public else None
+
+
+def _read_instances(path: Path) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+            raise ValueError(f"{path}:{number}: a row must be an object with a string 'id'")
+        rows[row["id"]] = row
+    return rows
+
+
+def read_task(name: str, root: Path) -> TaskText:
+    """Read a task's prompt, starter and instances under the repository ``root``; raises
+    ``ManifestError`` or ``ValueError`` naming the file when the task is not there or broken."""
+    from pytest_rlgrade.errors import ManifestError
+    from pytest_rlgrade.manifest import discover_tasks, load_task
+
+    found = discover_tasks(root / "tasks")
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise ValueError(f"unknown task {name!r} under {root / 'tasks'} (tasks there: {known})")
+    task = load_task(found[name])
+    prompt_path = task.folder / task.manifest.prompt
+    try:
+        prompt = prompt_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ManifestError(task.manifest_path, "prompt", f"{prompt_path} cannot be read: {error}") from None
+    instances: dict[str, dict[str, Any]] = {}
+    public = False
+    if task.manifest.instances:
+        instances_path = task.folder / task.manifest.instances
+        try:
+            instances = _read_instances(instances_path)
+        except (OSError, UnicodeDecodeError, ValueError) as error:  # JSONDecodeError is a ValueError
+            raise ManifestError(task.manifest_path, "instances", f"{instances_path}: {error}") from None
+        entry = Path(task.manifest.instances)
+        public = any(entry == Path(p) or Path(p) in entry.parents for p in task.manifest.public)
+    return TaskText(
+        name=task.name,
+        prompt=prompt,
+        starter_files=read_tree(root / "starter" / task.name),
+        instances=instances,
+        instances_public=public,
+    )
+
+
+def training_rows(task: str, root: str | Path | None = None) -> list[dict[str, str]]:
+    """A trainer's dataset for ``task``: one row per instance, ``{"prompt": ..., "instance": ID}``
+    (the column :func:`~pytest_rlgrade.integrations.trl.reward_function` reads), or the one row
+    ``{"prompt": ...}`` for a task without instances. ``root``: the repository holding ``tasks/``
+    (default: the current folder or its nearest parent that has one)."""
+    from pytest_rlgrade.engine import find_repository
+
+    text = read_task(task, find_repository(root))
+    if not text.instances:
+        return [{"prompt": text.prompt}]
+    return [{"prompt": text.prompt_for(instance), "instance": instance} for instance in text.instances]

@@ -22,20 +22,18 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import random
 import secrets
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from .completions import read_tree
+from .completions import TaskText, read_task
 
 try:
     from fastapi import HTTPException
@@ -127,75 +125,9 @@ class Grading(Protocol):
 # ----------------------------------------------------------------------------------- the task
 
 
-@dataclass(frozen=True)
-class ServedTask:
-    """What reset hands out, read once when the server starts."""
-
-    name: str
-    prompt: str
-    starter_files: dict[str, str]
-    instances: dict[str, dict[str, Any]]
-    instances_public: bool
-    version: str
-
-    def public_row(self, instance: str) -> dict[str, Any] | None:
-        """The row of an instance, only where the submission may read the instances file anyway
-        (listed in ``public``): a row may hold the expected answers."""
-        return dict(self.instances[instance]) if self.instances_public else None
-
-
-def _read_instances(path: Path) -> dict[str, dict[str, Any]]:
-    rows: dict[str, dict[str, Any]] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
-            raise ValueError(f"{path}:{number}: a row must be an object with a string 'id'")
-        rows[row["id"]] = row
-    return rows
-
-
-def load_served_task(name: str, root: Path) -> ServedTask:
-    """Read a task's prompt, starter and instances; raises ``ManifestError`` or ``ValueError``
-    naming the file when the task is not there or broken."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from pytest_rlgrade.errors import ManifestError
-    from pytest_rlgrade.manifest import discover_tasks, load_task
-
-    found = discover_tasks(root / "tasks")
-    if name not in found:
-        known = ", ".join(sorted(found)) or "none"
-        raise ValueError(f"unknown task {name!r} under {root / 'tasks'} (tasks there: {known})")
-    task = load_task(found[name])
-    prompt_path = task.folder / task.manifest.prompt
-    try:
-        prompt = prompt_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ManifestError(task.manifest_path, "prompt", f"{prompt_path} cannot be read: {error}") from None
-    instances: dict[str, dict[str, Any]] = {}
-    public = False
-    if task.manifest.instances:
-        instances_path = task.folder / task.manifest.instances
-        try:
-            instances = _read_instances(instances_path)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ManifestError(task.manifest_path, "instances", f"{instances_path}: {error}") from None
-        entry = Path(task.manifest.instances)
-        public = any(entry == Path(p) or Path(p) in entry.parents for p in task.manifest.public)
-    try:
-        package_version = version("pytest-rlgrade")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        package_version = "0"
-    return ServedTask(
-        name=task.name,
-        prompt=prompt,
-        starter_files=read_tree(root / "starter" / task.name),
-        instances=instances,
-        instances_public=public,
-        version=package_version,
-    )
+# What reset hands out, read once when the server starts (see completions.read_task).
+ServedTask = TaskText
+load_served_task = read_task
 
 
 # ------------------------------------------------------------------------------- environment
@@ -237,7 +169,7 @@ class TaskEnvironment(Environment):  # type: ignore[misc]
             self._state = GradingState(task=served.name, episode_id=episode_id, seed=seed, instance=instance)
         return TaskObservation(
             task=served.name,
-            prompt=served.prompt,
+            prompt=served.prompt_for(instance),
             files=dict(served.starter_files),
             seed=seed,
             instance=instance,
@@ -284,8 +216,17 @@ class TaskEnvironment(Environment):  # type: ignore[misc]
             name=f"rlgrade:{self._served.name}",
             description=first or f"pytest-rlgrade task {self._served.name}",
             readme_content=self._served.prompt,
-            version=self._served.version,
+            version=_version(),
         )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-rlgrade")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0"
 
 
 def create_environment_app(served: ServedTask, grader: Grading, *, max_sessions: int = 64) -> FastAPI:
