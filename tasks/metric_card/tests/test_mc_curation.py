@@ -134,16 +134,22 @@ def _inputs_with_duplicates(rng):
     return files, rows
 
 
-def test_training_dataset_is_deduplicated_and_split(submission, rlgrade_rng):
-    files, rows = _inputs_with_duplicates(rlgrade_rng)
-    paths = [write_jsonl(submission, f"in/{name}", chosen) for name, chosen in files]
-    seed, fraction = rlgrade_rng.randrange(1000), rlgrade_rng.choice([0.1, 0.2, 0.25, 0.5])
+def kept_in_order(rows):
+    """``rows`` without the ones whose messages repeat an earlier row's."""
     kept, seen = [], set()
     for row in rows:
         key = json.dumps(row["messages"], sort_keys=True)
         if key not in seen:
             seen.add(key)
             kept.append(row)
+    return kept
+
+
+def test_training_dataset_is_deduplicated_and_split(submission, rlgrade_rng):
+    files, rows = _inputs_with_duplicates(rlgrade_rng)
+    paths = [write_jsonl(submission, f"in/{name}", chosen) for name, chosen in files]
+    seed, fraction = rlgrade_rng.randrange(1000), rlgrade_rng.choice([0.1, 0.2, 0.25, 0.5])
+    kept = kept_in_order(rows)
     assert len(kept) < len(rows), "the generated inputs must hold duplicates"
     random.Random(seed).shuffle(kept)
     cut = round(len(kept) * fraction)
@@ -161,6 +167,13 @@ def test_training_dataset_is_deduplicated_and_split(submission, rlgrade_rng):
     assert read_json(submission, "dataset/dataset_info.json") == want
     assert read_jsonl(submission, "dataset/validation.jsonl") == kept[:cut], "validation.jsonl"
     assert read_jsonl(submission, "dataset/train.jsonl") == kept[cut:], "train.jsonl"
+
+    info = script.build_dataset(paths, "default")
+    assert (info.get("seed"), info.get("val_fraction")) == (0, 0.1), f"the defaults are seed 0 and 0.1: {info!r}"
+    unique = kept_in_order(rows)
+    random.Random(0).shuffle(unique)
+    cut = round(len(unique) * 0.1)
+    assert read_jsonl(submission, "default/validation.jsonl") == unique[:cut], "validation.jsonl with the defaults"
 
 
 def test_training_dataset_rejects_bad_input(submission, rlgrade_rng):
@@ -187,18 +200,15 @@ def test_training_dataset_rejects_bad_input(submission, rlgrade_rng):
 def test_training_dataset_command_line(submission, rlgrade_rng):
     files, rows = _inputs_with_duplicates(rlgrade_rng)
     paths = [write_jsonl(submission, f"in/{name}", chosen) for name, chosen in files]
-    seed = rlgrade_rng.randrange(1000)
-    result = submission.run_cli(
-        [*paths, "--output-dir", "ds", "--val-fraction", "0.25", "--seed", str(seed)],
-        module="metric_card.trainingDataScript",
-    )
+    result = submission.run_cli([*paths, "--output-dir", "ds"], module="metric_card.trainingDataScript")
     assert result.returncode == 0, f"trainingDataScript exited with {result.returncode}:\n{result.stderr[-2000:]}"
     info = read_json(submission, "ds/dataset_info.json")
     train, validation = read_jsonl(submission, "ds/train.jsonl"), read_jsonl(submission, "ds/validation.jsonl")
-    unique = {json.dumps(r["messages"], sort_keys=True) for r in rows}
-    assert len(train) + len(validation) == len(unique), "train and validation should hold every distinct example"
+    kept = kept_in_order(rows)
+    random.Random(0).shuffle(kept)
+    cut = round(len(kept) * 0.1)
+    assert (validation, train) == (kept[:cut], kept[cut:]), "the command's defaults are seed 0 and 0.1"
     assert (info.get("train"), info.get("validation")) == (len(train), len(validation)), f"dataset_info {info!r}"
-    assert len(validation) == round(len(unique) * 0.25)
 
 
 # -- the distribution ---------------------------------------------------------------------------------

@@ -309,6 +309,9 @@ def test_cli_process_takes_its_settings(submission, rlgrade_rng):
 
 def test_cli_process_rejects_bad_input(submission, rlgrade_rng):
     target = f"bad_{word(rlgrade_rng, 2)}/metric_rollouts.jsonl"
+    result = submission.run_cli([])
+    assert result.returncode != 0, "the command line without a command should fail"
+    _no_traceback(result)
     base = ["process", "--env.data_path_to_save_groups", target]
     result = submission.run_cli([*base, "--env.group_size", str(-rlgrade_rng.randint(0, 3))])
     assert result.returncode != 0, "process accepted a group size below 1"
