@@ -96,9 +96,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {source}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:  # a missing file says "No such file or directory"
         raise ConfigError(f"cannot read config file {source}: {exc}") from None
     try:
         data = yaml.safe_load(text)

@@ -60,7 +60,7 @@ def run_experiment(config: ExperimentConfig | str | Path, output_dir: str | Path
             started = time.perf_counter()
             message = _call(client, request)
             latency_ms = (time.perf_counter() - started) * 1000
-            text = "".join(block.text for block in message.content if block.type == "text")
+            text = "".join(getattr(block, "text", "") for block in message.content)  # text blocks only
             score = metrics.score_response(text, dialogue.expected_facts, message.stop_reason)
             storage.append_record(
                 folder,

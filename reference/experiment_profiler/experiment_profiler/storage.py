@@ -45,10 +45,10 @@ def read_summary(folder: str | Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise StorageError(f"experiment directory not found: {folder}")
     path = folder / SUMMARY_FILE
+    if not path.is_file():
+        raise StorageError(f"no {SUMMARY_FILE} in {folder}: run the experiment first")
     try:
         summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StorageError(f"no {SUMMARY_FILE} in {folder}: run the experiment first") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StorageError(f"{path}: cannot read summary: {exc}") from None
     try:

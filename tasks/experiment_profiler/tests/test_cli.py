@@ -140,10 +140,12 @@ def test_cli_summarize_rejects_a_folder_without_results(submission, rlgrade_rng)
     _no_traceback(result)
     assert "summary.json" in result.stderr, f"the error should say summary.json is missing:\n{result.stderr[-2000:]}"
 
-    broken = f"broken_{word(rlgrade_rng)}"
-    (submission.workdir / broken).mkdir()
-    (submission.workdir / broken / SUMMARY).write_text(rlgrade_rng.choice(["{not json", "[1, 2", "\xff"]))
-    result = submission.run_cli(["summarize", broken])
-    assert result.returncode != 0, "summarize succeeded on a summary.json that is not JSON"
-    _no_traceback(result)
-    assert broken in result.stderr, f"the error should name the broken summary:\n{result.stderr[-2000:]}"
+    # not JSON, not UTF-8, JSON but not a summary: each must be named, none may crash
+    for number, content in enumerate([b"{not json", b"\xff\xfe{}", json.dumps({"runs": 3}).encode()]):
+        broken = f"broken{number}_{word(rlgrade_rng)}"
+        (submission.workdir / broken).mkdir()
+        (submission.workdir / broken / SUMMARY).write_bytes(content)
+        result = submission.run_cli(["summarize", broken])
+        assert result.returncode != 0, f"summarize succeeded on a summary.json holding {content!r}"
+        _no_traceback(result)
+        assert broken in result.stderr, f"the error should name the broken summary:\n{result.stderr[-2000:]}"

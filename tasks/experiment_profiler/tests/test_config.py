@@ -194,12 +194,17 @@ def test_select_runs_resolves_every_default(submission, experiment, rlgrade_rng)
             {"name": "limited", "filters": {"limit": rlgrade_rng.randint(1, 3)}},
         ],
     }
-    for dataset in (None, str(submission.public_dir / "data" / "dialogues.json")):
-        if dataset is not None:
-            manifest["dataset"] = dataset
+    absolute = str(submission.public_dir / "data" / "dialogues.json")
+    alone = {"name": "alone", "model": rlgrade_rng.choice(MODELS), "max_tokens": rlgrade_rng.randint(1, 99)}
+    variants = [
+        manifest,  # no dataset: the shipped one
+        {**manifest, "dataset": absolute},
+        {"experiment_id": manifest["experiment_id"], "dataset": absolute, "runs": [alone]},  # no defaults at all
+    ]
+    for variant in variants:
         path = f"variant_{word(rlgrade_rng)}.yaml"
-        (submission.workdir / path).write_text(yaml.safe_dump(manifest, sort_keys=False))
-        want = [p.as_dict() for p in plans_of(manifest, shipped)]
+        (submission.workdir / path).write_text(yaml.safe_dump(variant, sort_keys=False))
+        want = [p.as_dict() for p in plans_of(variant, shipped)]
         for source in (path, submission.instance(config, "load_config", path)):
             got = config.select_runs(source)
             assert isinstance(got, list), f"select_runs returned {got!r}"
