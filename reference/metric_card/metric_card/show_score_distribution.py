@@ -78,11 +78,10 @@ def write_histogram(dist: dict[str, dict[str, Any]], path: str | Path) -> Path:
     pixels = bytearray(_BACKGROUND * (width * height))
 
     def fill(x0: int, y0: int, x1: int, y1: int, color: tuple[int, int, int]) -> None:
+        span = min(width, x1) - max(0, x0)  # pragma: no mutate
         for y in range(max(0, y0), min(height, y1)):  # pragma: no mutate
             start = (y * width + max(0, x0)) * 3  # pragma: no mutate
-            pixels[start : start + 3 * (min(width, x1) - max(0, x0))] = bytes(color) * (
-                min(width, x1) - max(0, x0)
-            )  # pragma: no mutate
+            pixels[start : start + 3 * span] = bytes(color) * span  # pragma: no mutate
 
     for number, data in enumerate(dist.values()):
         top = margin + number * (panel_height + margin)
