@@ -210,6 +210,13 @@ def test_run_evaluations_fails_clearly(submission, rlgrade_rng):
     flag = f"--{word(rlgrade_rng)}"
     result = run(submission, "run_evaluations", ["--input-file", INPUT, "--judge-model", PRIMARY, flag, "x"])
     assert_clear_failure(result, f"the unknown flag {flag}", flag)
+    conversations = [c for c, _ in make_conversations(rlgrade_rng, 3)]
+    bad_line = rlgrade_rng.randint(1, 3)
+    victim = conversations[bad_line - 1]
+    victim["turns"][0]["role"] = rlgrade_rng.choice(["narrator", "system", 7])
+    write_jsonl(submission.workdir / "broken.jsonl", conversations)
+    result = run(submission, "run_evaluations", ["--input-file", "broken.jsonl", "--judge-model", PRIMARY])
+    assert_clear_failure(result, "an input line that is not a conversation", "broken.jsonl", f"line {bad_line}")
     assert_required_flags(
         submission,
         "run_evaluations",
