@@ -575,11 +575,17 @@ def bin_of(score: float, bins: int) -> int:
 
 def png_problems(data: bytes) -> list[str]:
     """What keeps ``data`` from being a well-formed, non-blank 8-bit PNG image of at least 64×64."""
+    return decode_png(data)[0]
+
+
+def decode_png(data: bytes) -> tuple[list[str], bytes]:
+    """``(problems, pixels)``: what is wrong with ``data`` as a PNG image (see ``png_problems``),
+    and its unfiltered pixel rows (empty when it cannot be decoded)."""
     import struct
     import zlib
 
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return ["no PNG signature"]
+        return ["no PNG signature"], b""
     position, chunks = 8, []
     while position + 12 <= len(data):
         (length,) = struct.unpack(">I", data[position : position + 4])
@@ -587,29 +593,30 @@ def png_problems(data: bytes) -> list[str]:
         body = data[position + 8 : position + 8 + length]
         (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length] or b"\0\0\0\0")
         if len(body) != length or zlib.crc32(kind + body) & 0xFFFFFFFF != crc:
-            return [f"chunk {kind!r} is cut or has a bad CRC"]
+            return [f"chunk {kind!r} is cut or has a bad CRC"], b""
         chunks.append((kind, body))
         position += 12 + length
         if kind == b"IEND":
             break
     kinds = [k for k, _ in chunks]
     if not kinds or kinds[0] != b"IHDR" or kinds[-1] != b"IEND" or b"IDAT" not in kinds:
-        return [f"chunks {kinds[:8]} are not IHDR ... IDAT ... IEND"]
+        return [f"chunks {kinds[:8]} are not IHDR ... IDAT ... IEND"], b""
     width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
     channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(color)
     if channels is None or depth != 8 or interlace != 0:
-        return [f"only 8-bit, non-interlaced images are checked (depth {depth}, color type {color})"]
+        return [f"only 8-bit, non-interlaced images are checked (depth {depth}, color type {color})"], b""
     if width < 64 or height < 64:
-        return [f"the image is {width}x{height}, too small to show histograms"]
+        return [f"the image is {width}x{height}, too small to show histograms"], b""
     try:
         raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
     except zlib.error as exc:
-        return [f"the image data does not decompress: {exc}"]
+        return [f"the image data does not decompress: {exc}"], b""
     stride = width * channels
     if len(raw) != height * (stride + 1):
-        return [f"{len(raw)} bytes of image data, expected {height * (stride + 1)}"]
+        return [f"{len(raw)} bytes of image data, expected {height * (stride + 1)}"], b""
     previous = bytearray(stride)
     colors: set[bytes] = set()
+    pixels = bytearray()
     for y in range(height):
         kind, row = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for x in range(stride):
@@ -626,10 +633,11 @@ def png_problems(data: bytes) -> list[str]:
                 pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
                 row[x] = (row[x] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 0xFF
             elif kind != 0:
-                return [f"row {y} has filter type {kind}"]
+                return [f"row {y} has filter type {kind}"], b""
         if len(colors) < 2:
             colors.update(bytes(row[i : i + channels]) for i in range(0, stride, channels))
         previous = row
+        pixels += row
     if len(colors) < 2:
-        return ["the image is blank (one color)"]
-    return []
+        return ["the image is blank (one color)"], bytes(pixels)
+    return [], bytes(pixels)

@@ -11,6 +11,7 @@ from metric_card_support import (
     SCORES,
     bin_of,
     close,
+    decode_png,
     generated_groups,
     png_problems,
     read_json,
@@ -294,6 +295,21 @@ def test_distribution_command_prints_and_draws(submission, rlgrade_rng):
     default = "artifacts/metric_rollouts_scores.png"
     assert (submission.workdir / default).is_file(), f"without --output the histogram goes to {default}"
     assert not png_problems(submission.read_bytes(default)), f"{default} is not a valid PNG histogram"
+
+    # other data, the same bins: the histograms differ
+    for group in groups:
+        for breakdown in group["breakdown"]:
+            breakdown.update(dict.fromkeys(SCORES, 0.0))
+    write_jsonl(submission, "zeros/metric_rollouts.jsonl", groups)
+    other = image.replace(".png", "_zeros.png")
+    result = submission.run_cli(
+        ["zeros/metric_rollouts.jsonl", "--bins", str(bins), "--output", other],
+        module="metric_card.show_score_distribution",
+    )
+    assert result.returncode == 0, f"show_score_distribution exited with {result.returncode}:\n{result.stderr[-2000:]}"
+    problems, zeros = decode_png(submission.read_bytes(other))
+    assert not problems, f"{other}: {problems}"
+    assert zeros != decode_png(submission.read_bytes(image))[1], "histograms of different scores should look different"
 
     missing = f"nothing_{word(rlgrade_rng)}.jsonl"
     result = submission.run_cli([missing], module="metric_card.show_score_distribution")
