@@ -343,10 +343,15 @@ def rlgrade_serve() -> Iterator[str]:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+            pytest.fail("rlgrade serve did not stop on SIGINT within 60 s")
+        output = process.stdout.read()  # type: ignore[union-attr]
+        # Episodes end with the client closing its socket: that must not log a traceback.
+        assert "Traceback" not in output, output
+        assert output.startswith("rlgrade serve: task metric_tracker on http://127.0.0.1:"), output
 
 
 @pytest.mark.slow

@@ -220,6 +220,24 @@ class TaskEnvironment(Environment):  # type: ignore[misc]
         )
 
 
+class _QuietDisconnect:
+    """Swallows the ``WebSocketDisconnect`` that openenv-core 0.3's ``/ws`` endpoint raises when it
+    closes a socket the client already closed (it catches only ``RuntimeError`` there), which
+    uvicorn would log as "Exception in ASGI application" with a traceback after every episode."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from starlette.websockets import WebSocketDisconnect
+
+        try:
+            await self.app(scope, receive, send)
+        except WebSocketDisconnect:
+            if scope.get("type") != "websocket":
+                raise
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -313,7 +331,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"rlgrade serve: task {served.name} on http://{args.host}:{args.port} (OpenEnv; WebSocket /ws)", flush=True
         )
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(_QuietDisconnect(app), host=args.host, port=args.port, log_level="warning")
     finally:
         grader.close()
     return 0
