@@ -239,6 +239,11 @@ def test_malformed_actions_get_422_naming_the_problem(served: Served) -> None:
             assert expected in response.text, (name, response.text)
         response = http.post("/step", content=b"{not json", headers={"content-type": "application/json"})
         assert response.status_code == 422
+        # JSON may spell a lone surrogate, which no file can hold: it is graded as U+FFFD.
+        lone = b'{"action": {"files": {"pkg/a.py": "solved \\ud800", "b\\udc00.py": ""}, "seed": 1}}'
+        response = http.post("/step", content=lone, headers={"content-type": "application/json"})
+        assert response.status_code == 200, response.text
+        assert served.grader.calls.pop()["submission"] == {"pkg/a.py": "solved \ufffd", "b\ufffd.py": ""}
         response = http.post("/reset", json={"instance": "p1"})
         assert response.status_code == 422
         assert "has no dataset instances" in response.text

@@ -274,6 +274,8 @@ def test_a_custom_to_files_and_its_failures() -> None:
     assert reward.__name__ == "mine"
     assert trainer.call(reward, ["p"] * 2, ["solved", "boom"]) == [1.0, 0.0]
     assert trainer.extra["rlgrade_reason"][1] == "not graded: to_files raised KeyError: 'boom'"
+    assert trainer.call(reward, ["p"], ["solved \ud800"]) == [0.0]
+    assert "not valid Unicode text" in trainer.extra["rlgrade_reason"][2]
     with pytest.raises(ValueError, match="2 prompts but 1 completions"):
         reward(prompts=["p", "p"], completions=["x"])
     with pytest.raises(ValueError, match="base must be"):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import functools
 import random
+import re
 import secrets
 import sys
 import threading
@@ -63,6 +64,13 @@ MAX_FILES = 2000
 MAX_TOTAL_BYTES = 16 * 1024 * 1024
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: Any) -> Any:
+    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
 class SubmitFiles(Action):  # type: ignore[misc]
     """The action: the submission's files, ``{relative path: text}`` laid out like
     ``starter/NAME/`` (``{"pkg/__init__.py": "..."}``). A path that is absolute, climbs out with
@@ -71,6 +79,16 @@ class SubmitFiles(Action):  # type: ignore[misc]
     files: dict[str, str] = Field(description="relative path -> file text, laid out like starter/NAME/")
     seed: int | None = Field(default=None, ge=0, description="the grading seed; default: the one reset gave")
     instance: str | None = Field(default=None, description="dataset instance id; default: the one reset gave")
+
+    @field_validator("files", mode="before")
+    @classmethod
+    def _unicode(cls, files: Any) -> Any:
+        # JSON can spell a lone surrogate ("\\ud800"), which no file can hold and no response can
+        # echo (a 422 that repeats it could not be encoded, and answered 500): it becomes U+FFFD,
+        # as a UTF-8 decoder treats invalid bytes, and the text is graded as it then reads.
+        if isinstance(files, dict):
+            return {_text(k): _text(v) for k, v in files.items()}
+        return files
 
     @field_validator("files")
     @classmethod
@@ -83,9 +101,7 @@ class SubmitFiles(Action):  # type: ignore[misc]
             )
         if len(files) > MAX_FILES:
             raise PydanticCustomError("too_many_files", f"{len(files)} files: at most {MAX_FILES}")
-        total = sum(
-            len(path.encode("utf-8", "replace")) + len(text.encode("utf-8", "replace")) for path, text in files.items()
-        )
+        total = sum(len(path.encode("utf-8")) + len(text.encode("utf-8")) for path, text in files.items())
         if total > MAX_TOTAL_BYTES:
             raise PydanticCustomError("files_too_large", f"{total} bytes of files: at most {MAX_TOTAL_BYTES}")
         return files

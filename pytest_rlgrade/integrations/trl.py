@@ -152,6 +152,11 @@ class GradingReward:
         for path, text in files.items():
             if not isinstance(path, str) or not isinstance(text, str):
                 raise CompletionError("to_files must give {relative path: text} with strings only")
+            try:
+                path.encode("utf-8")
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise CompletionError(f"{path!r}: not valid Unicode text (a lone surrogate)") from None
         if self.base == "starter":
             return {**self._starter_files(), **files}
         return dict(files)
