@@ -20,7 +20,7 @@ def score_response(text: str, expected_facts: Sequence[str], stop_reason: str | 
 def aggregate(scores: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Aggregate per-response scores into the summary metrics (all 0.0 for no scores)."""
     count = len(scores)
-    if count == 0:
+    if not scores:
         coverage = completion = refusal = 0.0
     else:
         coverage = sum(float(s["fact_coverage"]) for s in scores) / count

@@ -49,7 +49,7 @@ def read_summary(folder: str | Path) -> dict[str, Any]:
         raise StorageError(f"no {SUMMARY_FILE} in {folder}: run the experiment first")
     try:
         summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:  # an unreadable file's OSError names it too
         raise StorageError(f"{path}: cannot read summary: {exc}") from None
     try:
         logging_utils.validate_summary(summary)

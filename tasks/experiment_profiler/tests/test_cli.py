@@ -95,20 +95,20 @@ def test_cli_run_rejects_a_bad_manifest(submission, experiment, rlgrade_rng):
     _summarize_works(submission, rlgrade_rng)
     for incomplete in ([], ["run"]):
         result = submission.run_cli(incomplete)
-        assert result.returncode != 0, f"the command line accepted {incomplete or 'no command'}"
+        assert result.returncode == 2, f"exit status {result.returncode} for {incomplete or 'no command'}"
         _no_traceback(result)
     victim = rlgrade_rng.choice(experiment.manifest["runs"])
     victim["max_tokens"] = -rlgrade_rng.randint(1, 50)
     (submission.workdir / experiment.manifest_path).write_text(yaml.safe_dump(experiment.manifest))
     result = submission.run_cli(["run", "--config", experiment.manifest_path, "--output-dir", "cli-out"])
-    assert result.returncode != 0, "run accepted a manifest with a negative max_tokens"
+    assert result.returncode == 1, f"run exited with {result.returncode} for a manifest with a negative max_tokens"
     _no_traceback(result)
     assert "max_tokens" in result.stderr, f"the error should name the bad field:\n{result.stderr[-2000:]}"
     assert not (submission.workdir / "cli-out" / experiment.experiment_id / SUMMARY).exists()
 
     missing = f"{word(rlgrade_rng)}.yaml"
     result = submission.run_cli(["run", "--config", missing, "--output-dir", "cli-out"])
-    assert result.returncode != 0, "run accepted a config file that does not exist"
+    assert result.returncode == 1, f"run exited with {result.returncode} for a config file that does not exist"
     _no_traceback(result)
     assert missing in result.stderr, f"the error should name the missing file:\n{result.stderr[-2000:]}"
 
@@ -120,7 +120,7 @@ def test_cli_run_reports_an_api_error(submission, experiment, rlgrade_rng):
     victim["stop_sequences"] = [""]
     (submission.workdir / experiment.manifest_path).write_text(yaml.safe_dump(experiment.manifest))
     result = submission.run_cli(["run", "--config", experiment.manifest_path, "--output-dir", "cli-out"])
-    assert result.returncode != 0, "run succeeded although the API rejected a request"
+    assert result.returncode == 1, f"run exited with {result.returncode} although the API rejected a request"
     _no_traceback(result)
     assert "stop_sequences" in result.stderr, f"the error should say what the API rejected:\n{result.stderr[-2000:]}"
 
@@ -129,14 +129,14 @@ def test_cli_summarize_rejects_a_folder_without_results(submission, rlgrade_rng)
     _summarize_works(submission, rlgrade_rng)
     missing = f"nothing_{word(rlgrade_rng)}"
     result = submission.run_cli(["summarize", missing])
-    assert result.returncode != 0, "summarize succeeded on a folder that does not exist"
+    assert result.returncode == 1, f"summarize exited with {result.returncode} for a folder that does not exist"
     _no_traceback(result)
     assert missing in result.stderr, f"the error should name the folder:\n{result.stderr[-2000:]}"
 
     empty = f"empty_{word(rlgrade_rng)}"
     (submission.workdir / empty).mkdir()
     result = submission.run_cli(["summarize", empty])
-    assert result.returncode != 0, "summarize succeeded on a folder without summary.json"
+    assert result.returncode == 1, f"summarize exited with {result.returncode} for a folder without summary.json"
     _no_traceback(result)
     assert "summary.json" in result.stderr, f"the error should say summary.json is missing:\n{result.stderr[-2000:]}"
 
@@ -146,6 +146,8 @@ def test_cli_summarize_rejects_a_folder_without_results(submission, rlgrade_rng)
         (submission.workdir / broken).mkdir()
         (submission.workdir / broken / SUMMARY).write_bytes(content)
         result = submission.run_cli(["summarize", broken])
-        assert result.returncode != 0, f"summarize succeeded on a summary.json holding {content!r}"
+        assert result.returncode == 1, (
+            f"summarize exited with {result.returncode} for a summary.json holding {content!r}"
+        )
         _no_traceback(result)
         assert broken in result.stderr, f"the error should name the broken summary:\n{result.stderr[-2000:]}"
