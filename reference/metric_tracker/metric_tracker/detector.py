@@ -46,13 +46,11 @@ def report(inv: Investigator, threshold_multiplier: float = DEFAULT_MULTIPLIER) 
         for step in (step for i, step in enumerate(FUNNEL_STEPS, start=1) if i not in explained):
             c = inv.compare_rate_to_median(date, step)
             rc = c["relative_change"]
-            if rc is None:
-                continue
-            if rc <= break_at:
+            if rc is not None and rc <= break_at:
                 rows.append(make_row("funnel_break", c, abs(rc)))
-            elif rc >= moved_at:
+            elif rc is not None and rc >= moved_at:
                 rows.append(make_row("rate_spike_from_median", c, abs(rc)))
-            elif rc <= -moved_at:
+            elif rc is not None and rc <= -moved_at:
                 rows.append(make_row("rate_drop_from_median", c, abs(rc)))
         if date not in unreliable_hours:
             c = inv.compare_hourly_mix_to_median(date)

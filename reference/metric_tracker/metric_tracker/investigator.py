@@ -184,8 +184,8 @@ class Investigator:
         if self._mix is None:
             shares = {d: self._shares(d) for d in self._dates}
             shift = {}
-            for d in self._dates:
-                others = [shares[e] for e in self._dates if e != d]
+            for i, d in enumerate(self._dates):
+                others = [shares[e] for e in self._dates[:i] + self._dates[i + 1 :]]
                 profile = [statistics.median(s[h] for s in others) for h in range(24)]
                 shift[d] = 0.5 * sum(abs(a - b) for a, b in zip(shares[d], profile, strict=True))
             self._mix = {d: (self._median_of_others(d, shift.__getitem__), shift[d]) for d in self._dates}
