@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +15,6 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from pytest_rlgrade.engine import Grader  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TOP3 = "def top_3_distinct(xs):\n    return tuple(sorted(set(xs), reverse=True)[:3])\n"
@@ -56,31 +54,68 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120, check=False)
 
 
+# Each scenario drives the Ray driver in a process of its own: a Ray driver keeps threads and
+# exit handlers of its own, and a node killed under it must not be able to take the test run down.
+SAME_AS_LOCAL = """
+import json, sys
+from pytest_rlgrade.engine import Grader
+root, address, instance = sys.argv[1:4]
+top3 = "def top_3_distinct(xs):\\n    return tuple(sorted(set(xs), reverse=True)[:3])\\n"
+rollouts = [{"funcbench/__init__.py": top3}, "starter", "reference", {"funcbench/__init__.py": "x = ("}]
+def summary(reports):
+    return [[r.reward, r.seed, r.tasks[0].flags, [[t.node_id, t.outcome] for t in r.tasks[0].tests],
+             r.sandbox.confinement] for r in reports]
+with Grader(root, tasks=["funcbench"], workers=2, seed=8, backend="ray", address=address) as remote:
+    far = summary(remote.grade_many(rollouts, task="funcbench", instance=instance))
+with Grader(root, tasks=["funcbench"], workers=2, seed=8) as local:
+    near = summary(local.grade_many(rollouts, task="funcbench", instance=instance))
+print(json.dumps({"far": far, "near": near}))
+"""
+
+LOSE_A_NODE = """
+import json, os, signal, sys
+from pytest_rlgrade.engine import Grader
+root, address, instance = sys.argv[1:4]
+top3 = "def top_3_distinct(xs):\\n    return tuple(sorted(set(xs), reverse=True)[:3])\\n"
+with Grader(root, tasks=["funcbench"], workers=2, seed=2, backend="ray", address=address) as grader:
+    victim = grader._backend.actor_pids()[0]
+    rewards = {}
+    for index, report in grader.grade_iter([{"funcbench/__init__.py": top3}] * 8, task="funcbench", instance=instance):
+        rewards[index] = report.reward
+        if len(rewards) == 1:
+            os.kill(victim, signal.SIGKILL)
+print(json.dumps({"rewards": rewards, "victim": victim, "me": os.getpid()}))
+"""
+
+
+def drive(script: str, cluster: str) -> dict[str, object]:
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT), cluster, INSTANCE],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def test_the_cluster_grades_as_this_machine_does(cluster: str) -> None:
-    rollouts = [{"funcbench/__init__.py": TOP3}, "starter", "reference", {"funcbench/__init__.py": "x = ("}]
-    with Grader(ROOT, tasks=["funcbench"], workers=2, seed=8, backend="ray", address=cluster) as remote:
-        far = remote.grade_many(rollouts, task="funcbench", instance=INSTANCE)
-    with Grader(ROOT, tasks=["funcbench"], workers=2, seed=8) as local:
-        near = local.grade_many(rollouts, task="funcbench", instance=INSTANCE)
-    assert [r.reward for r in far] == [r.reward for r in near] == [1.0, 0.0, 1.0, 0.0]
-    for a, b in zip(far, near, strict=True):
-        assert a.seed == b.seed
-        assert [(t.node_id, t.outcome) for t in a.tasks[0].tests] == [(t.node_id, t.outcome) for t in b.tasks[0].tests]
-        assert a.tasks[0].flags == b.tasks[0].flags
-    assert "landlock" in far[0].sandbox.confinement or "landlock" not in near[0].sandbox.confinement
+    result = drive(SAME_AS_LOCAL, cluster)
+    far, near = result["far"], result["near"]
+    assert [r[0] for r in far] == [r[0] for r in near] == [1.0, 0.0, 1.0, 0.0]  # type: ignore[index, union-attr]
+    for a, b in zip(far, near, strict=True):  # type: ignore[call-overload]
+        assert a[1:4] == b[1:4]  # seed, flags, per-test outcomes
+        assert a[4] == b[4]  # the same confinement on the node
 
 
 def test_a_worker_lost_mid_batch_costs_a_retry_not_a_reward(cluster: str) -> None:
-    rollouts = [{"funcbench/__init__.py": TOP3}] * 8
-    with Grader(ROOT, tasks=["funcbench"], workers=2, seed=2, backend="ray", address=cluster) as grader:
-        backend = grader._backend
-        assert backend is not None
-        victim = backend.actor_pids()[0]  # type: ignore[attr-defined]
-        rewards = {}
-        for index, report in grader.grade_iter(rollouts, task="funcbench", instance=INSTANCE):
-            rewards[index] = report.reward
-            if len(rewards) == 1:
-                os.kill(victim, signal.SIGKILL)
-        assert sorted(rewards) == list(range(8))
-        assert set(rewards.values()) <= {1.0, None}  # never a 0 for the harness's loss
-        assert list(rewards.values()).count(1.0) >= 7
+    result = drive(LOSE_A_NODE, cluster)
+    rewards = result["rewards"]
+    assert result["victim"] != result["me"]
+    assert sorted(int(i) for i in rewards) == list(range(8))  # type: ignore[union-attr]
+    assert set(rewards.values()) <= {1.0, None}  # type: ignore[union-attr]  # never a 0 for the harness's loss
+    assert list(rewards.values()).count(1.0) >= 7  # type: ignore[union-attr]

@@ -164,7 +164,9 @@ class RayBackend:
             try:
                 answer: dict[str, Any] = ray.get(actor.grade.remote(job.message(), files))
             except (RayActorError, WorkerCrashedError) as exc:
-                threading.Thread(target=self._replace, args=(actor,), daemon=True).start()
+                # In this thread, not a background one: Ray ends the whole process when a thread
+                # touches it after ray.shutdown(), which close() may have called by then.
+                self._replace(actor)
                 if attempt == 1:
                     return {"error": f"the Ray node grading it was lost twice ({type(exc).__name__})"}
                 continue
