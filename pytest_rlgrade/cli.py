@@ -32,7 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, (module_name, help_text) in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
-            module = importlib.import_module(module_name)
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError as exc:  # an extra that is not installed: say which
+                parser.exit(4, f"rlgrade {name}: {exc}\n")
             module.add_arguments(sub)
             sub.set_defaults(run=module.run)
     args = parser.parse_args(argv)

@@ -289,6 +289,10 @@ def write_files(files: Files, folder: Path) -> None:
             raise InvalidSubmission(f"the submission's file name {raw!r} is not a relative path")
         if not isinstance(text, str):
             raise InvalidSubmission(f"the submission's file {raw!r} holds {type(text).__name__}, not text")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidSubmission(f"the submission's file {raw!r} is not valid text ({exc.reason})") from None
         path = PurePosixPath(raw.replace("\\", "/"))
         if path.is_absolute() or raw.startswith("/"):
             raise InvalidSubmission(f"the submission's file path {raw!r} is absolute")

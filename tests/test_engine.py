@@ -39,6 +39,7 @@ def test_files_are_laid_out(tmp_path: Path) -> None:
         ({"pkg/__init__.py": b"bytes"}, "holds bytes, not text"),
         ({"": "x"}, "is not a relative path"),
         ({"a\x00b": "x"}, "is not a relative path"),
+        ({"pkg/__init__.py": "\ud800"}, "is not valid text"),
         ({"pkg/x.py": "1", "pkg\\x.py": "2"}, "names 'pkg\\\\x.py' twice"),
     ],
 )

@@ -163,6 +163,12 @@ def importable(names):
     return found
 
 
+def make_temporary():
+    import tempfile
+
+    return tempfile.mkdtemp()
+
+
 def listdir_or_none(path):
     try:
         return sorted(os.listdir(path))
@@ -516,3 +522,9 @@ def test_killing_one_submission_leaves_its_neighbour_running(two_submissions: tu
     finally:
         a.close()
         b.close()
+
+
+def test_each_test_has_a_writable_temporary_folder(probe: tuple[Submission, Any]) -> None:
+    submission, module = probe
+    made = module.make_temporary()
+    assert made.startswith(str(submission.workdir))

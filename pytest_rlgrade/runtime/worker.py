@@ -451,6 +451,11 @@ class Zygote:
             code = 0
             try:
                 _redirect(request["cwd"], request["stdout"], request["stderr"])
+                # Each test's temporary files go to its own working folder (the scratch root
+                # above it is not writable to the submission).
+                os.environ["TMPDIR"] = request["cwd"]
+                if "tempfile" in sys.modules:  # a preload may have asked it already
+                    sys.modules["tempfile"].tempdir = None
                 if request["kind"] == "server":
                     assert sock is not None
                     serve(sock, self.limit)
