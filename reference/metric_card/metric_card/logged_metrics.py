@@ -64,25 +64,27 @@ def compute(groups: list[dict[str, Any]]) -> dict[str, Any]:
 def log_to_wandb(
     metrics: dict[str, Any], groups: list[dict[str, Any]], *, config: dict[str, Any], directory: str | Path
 ) -> bool:
-    """Log ``metrics`` to an offline W&B run; False (and nothing done) when wandb is not installed."""
+    """Log ``metrics`` to an offline W&B run; False (and nothing done) when wandb is not installed.
+
+    wandb is never importable in the sandbox, so what follows its import is not mutated."""
     try:
         wandb = importlib.import_module("wandb")
     except ImportError:
         return False
-    run = wandb.init(project="metric_card", mode="offline", dir=str(directory), config=config)
+    run = wandb.init(project="metric_card", mode="offline", dir=str(directory), config=config)  # pragma: no mutate
     try:
         flat = {
-            "percent_valid_json": metrics["percent_valid_json"],
-            **{f"avg/{k}": v for k, v in metrics["average_scores"].items()},
-            **{f"tokens/{k}": v for k, v in metrics["tokens"].items()},
+            "percent_valid_json": metrics["percent_valid_json"],  # pragma: no mutate
+            **{f"avg/{k}": v for k, v in metrics["average_scores"].items()},  # pragma: no mutate
+            **{f"tokens/{k}": v for k, v in metrics["tokens"].items()},  # pragma: no mutate
         }
-        run.log(flat)
-        table = wandb.Table(columns=["which", "context_id", "overall", "completion"])
-        for which in ("best", "worst"):
-            pick = metrics[which]
-            if pick:
-                table.add_data(which, pick["context_id"], pick["overall"], pick["completion"])
-        run.log({"generations": table})
+        run.log(flat)  # pragma: no mutate
+        table = wandb.Table(columns=["which", "context_id", "overall", "completion"])  # pragma: no mutate
+        for which in ("best", "worst"):  # pragma: no mutate
+            pick = metrics[which]  # pragma: no mutate
+            if pick:  # pragma: no mutate
+                table.add_data(which, pick["context_id"], pick["overall"], pick["completion"])  # pragma: no mutate
+        run.log({"generations": table})  # pragma: no mutate
     finally:
-        run.finish()
+        run.finish()  # pragma: no mutate
     return True

@@ -21,8 +21,6 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise RolloutsError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RolloutsError(f"{path}: cannot read: {exc}") from None
     for number, line in enumerate(lines, 1):

@@ -79,6 +79,18 @@ def test_training_extraction_rejects_bad_input(submission, rlgrade_rng):
         extract.extract_training(broken, "out")
     assert str(bad_line) in info.value.message, f"the error should name line {bad_line}: {info.value.message!r}"
 
+    # a line that is JSON but not a scored group: a score that is not a number
+    lines = [json.dumps(g) for g in groups]
+    bad_line = rlgrade_rng.randint(1, len(lines))
+    group = json.loads(lines[bad_line - 1])
+    group["breakdown"][-1][rlgrade_rng.choice(SCORES)] = rlgrade_rng.choice(["high", None, True])
+    lines[bad_line - 1] = json.dumps(group)
+    unscored = f"unscored_{word(rlgrade_rng, 2)}.jsonl"
+    (submission.workdir / unscored).write_text("\n".join(lines) + "\n")
+    with submission.raises("ValueError", match=re.escape(unscored)) as info:
+        extract.extract_training(unscored, "out")
+    assert str(bad_line) in info.value.message, f"the error should name line {bad_line}: {info.value.message!r}"
+
 
 def test_extraction_command_line(submission, rlgrade_rng):
     groups = generated_groups(rlgrade_rng)
@@ -183,19 +195,25 @@ def test_training_dataset_rejects_bad_input(submission, rlgrade_rng):
     for fraction in (1.0, -0.1, 1.5):
         with submission.raises("ValueError", match="val_fraction"):
             script.build_dataset([good], "ds", fraction, 0)
-    examples = _examples(rlgrade_rng, 5)
-    bad = rlgrade_rng.randrange(5)
-    fault = rlgrade_rng.choice(["user last", "no messages", "no content"])
-    if fault == "user last":
-        examples[bad]["messages"] = examples[bad]["messages"][:2]
-    elif fault == "no messages":
-        del examples[bad]["messages"]
-    else:
-        del examples[bad]["messages"][1]["content"]
-    broken = write_jsonl(submission, f"broken_{word(rlgrade_rng, 2)}.jsonl", examples)
-    with submission.raises("ValueError", match=re.escape(broken)) as info:
-        script.build_dataset([good, broken], "ds", 0.1, 0)
-    assert f"{bad + 1}" in info.value.message, f"the error ({fault}) should name line {bad + 1}: {info.value.message!r}"
+    for fault in ("user last", "no messages", "no content", "bad role", "not a message"):
+        examples = _examples(rlgrade_rng, 5)
+        bad = rlgrade_rng.randrange(5)
+        if fault == "user last":
+            examples[bad]["messages"] = examples[bad]["messages"][:2]
+        elif fault == "no messages":
+            del examples[bad]["messages"]
+        elif fault == "no content":
+            del examples[bad]["messages"][1]["content"]
+        elif fault == "bad role":
+            examples[bad]["messages"][0]["role"] = rlgrade_rng.choice(["robot", "System", ""])
+        else:
+            examples[bad]["messages"][1] = word(rlgrade_rng)
+        broken = write_jsonl(submission, f"broken_{word(rlgrade_rng, 2)}.jsonl", examples)
+        with submission.raises("ValueError", match=re.escape(broken)) as info:
+            script.build_dataset([good, broken], "ds", 0.1, 0)
+        assert f"{bad + 1}" in info.value.message, (
+            f"the error ({fault}) should name line {bad + 1}: {info.value.message!r}"
+        )
 
 
 def test_training_dataset_command_line(submission, rlgrade_rng):
