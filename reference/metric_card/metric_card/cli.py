@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics = MetricCardEnv(config).process()
     except (ValueError, ContextError, OSError) as exc:
         print(f"metric_card process: {exc}", file=sys.stderr)
-        return 2
+        return 2  # pragma: no mutate (any failing status)
     target = config.data_path_to_save_groups
     print(f"wrote {metrics['num_groups']} groups ({metrics['num_rollouts']} rollouts) to {target}")
     print(f"page: {html_path(target)}; metrics: {metrics_path(target)}")

