@@ -64,9 +64,8 @@ def _png(width: int, height: int, pixels: bytearray) -> bytes:
 
     rows = b"".join(b"\x00" + bytes(pixels[y * width * 3 : (y + 1) * width * 3]) for y in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
-    )  # pragma: no mutate (compression)
+    data = zlib.compress(rows, 9)  # pragma: no mutate (compression)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
 
 
 def write_histogram(dist: dict[str, dict[str, Any]], path: str | Path) -> Path:
