@@ -455,7 +455,7 @@ class Zygote:
                 # above it is not writable to the submission).
                 os.environ["TMPDIR"] = request["cwd"]
                 if "tempfile" in sys.modules:  # a preload may have asked it already
-                    sys.modules["tempfile"].tempdir = None
+                    sys.modules["tempfile"].tempdir = None  # type: ignore[attr-defined]
                 if request["kind"] == "server":
                     assert sock is not None
                     serve(sock, self.limit)
