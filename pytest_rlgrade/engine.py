@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -200,35 +200,43 @@ class LocalBackend:
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, dict[str, Any]]]:
         self.start()
-        results: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
-        pending: queue.Queue[Job] = queue.Queue()
-        for job in jobs:
-            pending.put(job)
-
-        def feed() -> None:
-            while True:
-                try:
-                    job = pending.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    results.put((job.index, self._run_one(job)))
-                except BaseException as exc:  # never leave a caller waiting for ever
-                    results.put((job.index, {"error": f"{type(exc).__name__}: {exc}"}))
-
-        threads = [threading.Thread(target=feed, daemon=True) for _ in range(min(self.size, len(jobs)))]
-        for thread in threads:
-            thread.start()
-        for _ in range(len(jobs)):
-            yield results.get()
-        for thread in threads:
-            thread.join()
+        return run_concurrently(jobs, self.size, self._run_one)
 
     def close(self) -> None:
         with self.lock:
             workers, self.all = list(self.all), []
         for worker in workers:
             worker.close()
+
+
+def run_concurrently(
+    jobs: Sequence[Job], size: int, run_one: Callable[[Job], dict[str, Any]]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Run ``run_one`` on the jobs from ``size`` threads; yield ``(job.index, answer)`` as each
+    finishes. A job whose ``run_one`` raises gets an ``error`` answer: no caller waits for ever."""
+    results: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
+    pending: queue.Queue[Job] = queue.Queue()
+    for job in jobs:
+        pending.put(job)
+
+    def feed() -> None:
+        while True:
+            try:
+                job = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results.put((job.index, run_one(job)))
+            except BaseException as exc:
+                results.put((job.index, {"error": f"{type(exc).__name__}: {exc}"}))
+
+    threads = [threading.Thread(target=feed, daemon=True) for _ in range(min(size, len(jobs)))]
+    for thread in threads:
+        thread.start()
+    for _ in range(len(jobs)):
+        yield results.get()
+    for thread in threads:
+        thread.join()
 
 
 def make_backend(name: str, options: dict[str, Any]) -> Backend:

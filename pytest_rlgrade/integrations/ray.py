@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..engine import GraderError, InvalidSubmission, Job, write_files
+from ..engine import GraderError, InvalidSubmission, Job, run_concurrently, write_files
 
 MAX_FILES_BYTES = 64 * 1024 * 1024
 
@@ -175,29 +175,7 @@ class RayBackend:
         raise AssertionError("unreachable")
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, dict[str, Any]]]:
-        results: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
-        pending: queue.Queue[Job] = queue.Queue()
-        for job in jobs:
-            pending.put(job)
-
-        def feed() -> None:
-            while True:
-                try:
-                    job = pending.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    results.put((job.index, self._run_one(job)))
-                except BaseException as exc:
-                    results.put((job.index, {"error": f"{type(exc).__name__}: {exc}"}))
-
-        threads = [threading.Thread(target=feed, daemon=True) for _ in range(min(self.size, len(jobs)))]
-        for thread in threads:
-            thread.start()
-        for _ in range(len(jobs)):
-            yield results.get()
-        for thread in threads:
-            thread.join()
+        return run_concurrently(jobs, self.size, self._run_one)
 
     def actor_pids(self) -> list[int]:
         import ray
