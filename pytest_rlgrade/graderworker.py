@@ -21,7 +21,6 @@ import os
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -47,6 +46,21 @@ def pytest_args(root: Path, job: dict[str, Any], report: Path) -> list[str]:
         "-q",
     ]
     return args
+
+
+def wait_for(pid: int, timeout: float) -> int | None:
+    """The exit code of child ``pid`` (negative: the signal that killed it), or None when it is
+    still running after ``timeout`` seconds. Wakes the moment the child ends (a pidfd), not on a
+    polling tick."""
+    import select
+
+    fd = os.pidfd_open(pid)
+    try:
+        if not select.select([fd], [], [], timeout)[0]:
+            return None
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
 class PoolPlugin:
@@ -137,8 +151,13 @@ class Worker:
             collected[name] = self._collect(name)
         for pool in self.pools.values():
             pool.ensure_ready()
-        # What every grading imports or builds at its end: the report's validator and summary.
-        from . import summary  # noqa: F401
+        self.make_spares()
+        # What a grading imports on its way (each fork would import it again, at ~15 ms a module):
+        # the report's validator and summary table, and the in-process connection of
+        # ``--isolation=none``.
+        import tabulate  # noqa: F401
+
+        from . import inprocess, summary  # noqa: F401
         from .report import _validator
 
         _validator()
@@ -216,14 +235,7 @@ class Worker:
                 sys.stdout.flush()
                 sys.stderr.flush()
             os._exit(code)
-        deadline = time.monotonic() + float(job["time_limit"]) + HARNESS_MARGIN
-        status = None
-        while time.monotonic() < deadline:
-            done, raw = os.waitpid(pid, os.WNOHANG)
-            if done:
-                status = os.waitstatus_to_exitcode(raw)
-                break
-            time.sleep(0.002)
+        status = wait_for(pid, float(job["time_limit"]) + HARNESS_MARGIN)
         if status is None:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
@@ -240,6 +252,25 @@ class Worker:
             report.unlink(missing_ok=True)
         log.unlink(missing_ok=True)
         return {"report": data}
+
+    def make_spares(self) -> None:
+        """Between gradings: each pool forks the next submission's tree ahead of it (see
+        ``SandboxPool.make_spare``), so that the next grading starts on a confined tree."""
+        from .errors import SandboxUnavailable
+
+        for pool in self.pools.values():
+            try:
+                pool.make_spare()
+            except (SandboxUnavailable, OSError) as exc:  # the grading opens its own, and says why
+                print(f"rlgrade worker: no spare tree for {pool.task.name}: {exc}", file=sys.stderr)
+
+    def after(self, job: dict[str, Any]) -> None:
+        """After a grading's answer is sent: the spare its task's pool had is spent (the
+        grading's fork took it, or may have); fork the next."""
+        pool = self.pools.get(job["task"])
+        if pool is not None and job.get("isolation", "sandbox") == "sandbox":
+            pool.retire_spare()
+        self.make_spares()
 
     def restart_pools(self) -> None:
         from .sandbox import SandboxPool
@@ -273,6 +304,7 @@ def main() -> int:
         for line in sys.stdin:
             job = json.loads(line)
             worker.send({"id": job["id"], **worker.grade(job)})
+            worker.after(job)
     finally:
         worker.close()
     return 0

@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,7 @@ class SandboxPool:
         self.prepared = False
         self.closed = False
         self.lock = threading.Lock()
+        self.spare: Spare | None = None
 
     def prepare(self) -> None:
         if self.prepared:
@@ -370,12 +372,72 @@ class SandboxPool:
                 ) from exc
 
     def open(self, submission_root: Path, on_flag: Callable[[str], None] = lambda flag: None) -> Sandbox:
-        """A sandbox for one submission: its sanitised copy is made now, its process tree on first use."""
+        """A sandbox for one submission: its sanitised copy is made now, its process tree on first
+        use (or already forked: the spare, when there is one)."""
         self.prepare()
         with self.lock:
+            spare, self.spare = self.spare, None
+            if spare is None:
+                self.counter += 1
+        if spare is not None:
+            return Sandbox(self.task, submission_root, pool=self, sid=spare.sid, on_flag=on_flag, spare=spare)
+        return Sandbox(self.task, submission_root, pool=self, sid=f"s{self.counter}", on_flag=on_flag)
+
+    def make_spare(self) -> None:
+        """Fork the next submission's process tree ahead of it, with its (empty) copy and scratch
+        folders, cgroups and control channel, so that a grading does not wait for namespaces,
+        mounts and Landlock: its files are copied in when it comes, and the tree's bind mounts
+        show them. For a grader worker between gradings (it forks each grading from this
+        process: the grading's copy of the pool takes the spare, see :meth:`retire_spare`).
+        Nothing runs in the tree until a grading asks; it is confined exactly as any other."""
+        self.ensure_ready()
+        if self.problems or self.spare is not None:
+            return
+        with self.lock:
             self.counter += 1
-            sid = f"s{self.counter}"
-        return Sandbox(self.task, submission_root, pool=self, sid=sid, on_flag=on_flag)
+            sid = f"w{self.counter}"
+        stage, scratch = self.stage / sid, self.scratch / sid
+        stage.mkdir()
+        scratch.mkdir(mode=0o777)
+        os.chmod(scratch, 0o777)
+        (scratch / ".output").mkdir()
+        cgroups = make_cgroups(
+            f"{self.root.name}-{sid}",
+            {"pids": self.limits.processes, "memory": self.limits.memory_mb * 1024 * 1024},
+        )
+        spare = Spare(sid, None, cgroups)
+        ours, theirs = socket.socketpair()
+        spare.control = ours
+        fds = []
+        try:
+            for procs in cgroups.procs:
+                fds.append(os.open(procs, os.O_WRONLY | os.O_CLOEXEC))
+            self.open_tree(sid, stage, scratch, theirs, fds)
+        except BaseException:
+            self._release(spare)
+            raise
+        finally:
+            theirs.close()
+            for fd in fds:
+                os.close(fd)
+        self.spare = spare
+
+    def retire_spare(self) -> None:
+        """Forget the spare a grading took (or did not take) from its copy of this pool: end its
+        tree if the grading did not, and remove its folders and cgroups."""
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            self._release(spare)
+
+    def _release(self, spare: Spare) -> None:
+        if spare.control is not None:
+            spare.control.close()
+        self.kill_tree(spare.sid)
+        if spare.cgroups is not None:
+            spare.cgroups.kill()
+            spare.cgroups.remove()
+        shutil.rmtree(self.stage / spare.sid, ignore_errors=True)
+        shutil.rmtree(self.scratch / spare.sid, ignore_errors=True)
 
     def open_tree(self, sid: str, stage: Path, scratch: Path, control: socket.socket, cgroup_fds: list[int]) -> None:
         self.events.pop(sid, None)
@@ -410,6 +472,7 @@ class SandboxPool:
                 continue
 
     def close(self) -> None:
+        self.retire_spare()
         with self.lock:
             self.closed = True
             if self.process is not None and self.ready and self.control is not None:
@@ -422,6 +485,15 @@ class SandboxPool:
         if self.cgroups is not None:
             self.cgroups.remove()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class Spare:
+    """A process tree forked ahead of its submission (see :meth:`SandboxPool.make_spare`)."""
+
+    sid: str
+    control: socket.socket | None
+    cgroups: SandboxCgroups | None
 
 
 class Sandbox:
@@ -438,6 +510,7 @@ class Sandbox:
         namespaces: bool = True,
         landlock: bool = True,
         on_flag: Callable[[str], None] = lambda flag: None,
+        spare: Spare | None = None,
     ) -> None:
         self.own_pool = pool is None
         self.pool = pool if pool is not None else SandboxPool(task, namespaces=namespaces, landlock=landlock)
@@ -462,6 +535,10 @@ class Sandbox:
         self.copy_error: SubmissionProtocolError | None = None
         self.cgroups: SandboxCgroups | None = None
         self.oom_seen = 0
+        # A tree already forked: its control channel answers `ready` once it is confined.
+        self.spare = spare is not None
+        if spare is not None:
+            self.control, self.cgroups = spare.control, spare.cgroups
 
     # -- preparing and starting ------------------------------------------------------------------
 
@@ -472,7 +549,7 @@ class Sandbox:
         self.pool.prepare()
         package = self.task.package
         findings = root_findings(self.submission_root, package) if self.submission_root.is_dir() else []
-        self.submission_dir.mkdir()
+        self.submission_dir.mkdir(exist_ok=self.spare)
         source = self.submission_root / package
         module = self.submission_root / f"{package}.py"
         try:
@@ -488,9 +565,9 @@ class Sandbox:
             self.copy_error = SubmissionProtocolError(f"the submission cannot be copied: {exc}")
         if findings:
             self.on_flag("tamper")
-        self.scratch.mkdir(mode=0o777)
+        self.scratch.mkdir(mode=0o777, exist_ok=self.spare)
         os.chmod(self.scratch, 0o777)
-        self.outputs.mkdir()
+        self.outputs.mkdir(exist_ok=self.spare)
 
     def start(self) -> None:
         """Make the copy and start the pool's warm-up (the tree is forked on first use)."""

@@ -494,6 +494,52 @@ def test_submissions_of_one_pool_cannot_see_each_other(two_submissions: tuple[Sa
         b.close()
 
 
+def test_a_spare_tree_serves_the_next_submission_confined_as_any(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A grader worker forks the next submission's tree before its files exist: the files copied
+    in later are what it runs, its neighbours stay out of sight, and nothing of it outlives it."""
+    pool = sandbox.pool
+    first_folder = tmp_path / "first" / "probe"
+    first_folder.mkdir(parents=True)
+    (first_folder / "__init__.py").write_text(PROBE + "\nNAME = 'first'\n")
+    first = pool.open(tmp_path / "first")
+    first.start()
+    first.ensure_ready()
+    pool.make_spare()  # while the first is open, as between two jobs
+    spare = pool.spare
+    assert spare is not None
+    assert (pool.stage / spare.sid).is_dir()
+    late = tmp_path / "late" / "probe"
+    late.mkdir(parents=True)
+    (late / "__init__.py").write_text("NAME = 'late'\n" + PROBE)
+    second = pool.open(tmp_path / "late")
+    assert second.sid == spare.sid
+    assert pool.spare is None
+    a = b = None
+    try:
+        second.start()
+        second.ensure_ready()
+        assert second.confinement == first.confinement
+        a, b = open_submission(first), open_submission(second)
+        other = b.module("probe")
+        assert "NAME = 'late'" in other.read(str(second.submission_dir / "probe" / "__init__.py"))
+        needs(second, "landlock")
+        with pytest.raises(SubmissionRaised):
+            other.read(str(first.submission_dir / "probe" / "__init__.py"))
+        if "private-root" in second.confinement:
+            assert other.listdir_or_none(str(pool.stage)) in (None, [second.sid])
+    finally:
+        for submission in (a, b):
+            if submission is not None:
+                submission.close()
+        first.close()
+        second.close()
+    pool.spare = spare  # what the worker's own copy of the pool still holds
+    pool.retire_spare()
+    assert not (pool.stage / spare.sid).exists()
+    assert not (pool.scratch / spare.sid).exists()
+    assert pool.spare is None
+
+
 def test_a_submission_cannot_signal_its_neighbour(two_submissions: tuple[Sandbox, Sandbox]) -> None:
     first, second = two_submissions
     needs(first, "pidns")
