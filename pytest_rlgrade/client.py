@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -43,8 +43,16 @@ class Connection(Protocol):
     def request(self, message: dict[str, Any], deadline: float) -> Any:
         """Send a request and return the decoded JSON answer; raise a SubmissionFault on failure."""
 
-    def run_module(self, module: str, argv: list[str], deadline: float) -> CliResult:
-        """``python -m module argv...`` in the working folder."""
+    def run_module(
+        self,
+        module: str,
+        argv: list[str],
+        deadline: float,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CliResult:
+        """``python -m module argv...`` in the working folder, reading ``stdin`` (nothing when
+        None) with ``env`` added to its environment."""
 
     def close(self) -> None:
         """End the process and everything it started."""
@@ -138,6 +146,19 @@ class RemoteMethod:
 
     def __repr__(self) -> str:
         return f"{self._handle._type}.{self._name}"
+
+
+def _checked_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``run_cli``'s environment, as the kernel can take it: names and values are strings,
+    names are non-empty without ``=``, neither holds a NUL."""
+    checked = {}
+    for name, value in dict(env).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"run_cli(env=...): {name!r}={value!r}: names and values must be str")
+        if not name or "=" in name or "\0" in name or "\0" in value:
+            raise ValueError(f"run_cli(env=...): {name!r} is not a usable environment variable")
+        checked[name] = value
+    return checked
 
 
 @dataclass
@@ -252,12 +273,34 @@ class Submission:
         __tracebackhide__ = True  # failures show the test, not the harness
         return self._ask({"op": "getattr", "target": target._id, "attr": attr})
 
-    def run_cli(self, argv: list[str | PurePath], module: str | None = None, timeout: float | None = None) -> CliResult:
-        """Run ``python -m PACKAGE.cli argv...`` (or ``module``) in :attr:`workdir`."""
+    def run_cli(
+        self,
+        argv: list[str | PurePath],
+        module: str | None = None,
+        timeout: float | None = None,
+        *,
+        stdin: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> CliResult:
+        """Run ``python -m PACKAGE.cli argv...`` (or ``module``) in :attr:`workdir`.
+
+        ``stdin`` (text is UTF-8 encoded) is what the program reads on its standard input (by
+        default an empty one); ``env`` is added to the sandbox's environment (overriding what it
+        names). ``timeout`` bounds this run, within the test's own budget."""
         __tracebackhide__ = True
         module = module or f"{self.package}.cli"
+        data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+        if data is not None and not isinstance(data, bytes):
+            raise TypeError(f"run_cli(stdin=...) takes str or bytes, not {type(stdin).__name__}")
+        if data is not None and len(data) > self.message_limit:
+            raise ValueError(
+                f"run_cli(stdin=...) of {len(data)} bytes is over the task's limit of {self.message_limit}"
+            )
+        variables = None if env is None else _checked_env(env)
         try:
-            return self.connection.run_module(module, [str(a) for a in argv], self.budget.deadline(timeout))
+            return self.connection.run_module(
+                module, [str(a) for a in argv], self.budget.deadline(timeout), stdin=data, env=variables
+            )
         except SubmissionFault as fault:
             self.on_fault(fault.kind)
             raise

@@ -66,14 +66,27 @@ class InProcessConnection:
         except wire.WireError as exc:
             raise SubmissionProtocolError(str(exc)) from None
 
-    def run_module(self, module: str, argv: list[str], deadline: float) -> CliResult:
+    def run_module(
+        self,
+        module: str,
+        argv: list[str],
+        deadline: float,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CliResult:
         out, err = io.StringIO(), io.StringIO()
-        saved_argv = sys.argv[:]
+        saved_argv, saved_stdin, saved_env = sys.argv[:], sys.stdin, dict(os.environ)
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin or b""), encoding="utf-8")
+        os.environ["TMPDIR"] = str(self.workdir)  # as in the sandbox: the test's own folder
+        os.environ.update(env or {})
         with self._in_workdir(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = run_module(module, argv)
             finally:
                 sys.argv[:] = saved_argv
+                sys.stdin = saved_stdin
+                os.environ.clear()
+                os.environ.update(saved_env)
         return CliResult(code, out.getvalue(), err.getvalue())
 
     def close(self) -> None:

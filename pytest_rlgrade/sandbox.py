@@ -695,6 +695,21 @@ class Sandbox:
         self.counter += 1
         return self.outputs / f"{self.counter}.out", self.outputs / f"{self.counter}.err"
 
+    def write_input(self, path: Path, data: bytes) -> Path:
+        """Write a program's standard input where its sandbox reads it (its own output folder):
+        a new file, never through whatever a submission may have left at that name."""
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            except FileExistsError:
+                self.on_flag("tamper")  # planted ahead of the supervisor: removed, not followed
+                path.unlink()
+                continue
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(data)
+            return path
+        raise SubmissionProtocolError(f"cannot write the program's input at {path.name}")
+
     def check_output(self, *paths: Path) -> None:
         if any(p.exists() and p.stat().st_size >= self.output_cap for p in paths):
             self.on_flag("output_truncated")
@@ -819,19 +834,27 @@ class SandboxConnection:
             self.sandbox.clean()
             raise SubmissionProtocolError(str(exc)) from None
 
-    def run_module(self, module: str, argv: list[str], deadline: float) -> CliResult:
+    def run_module(
+        self,
+        module: str,
+        argv: list[str],
+        deadline: float,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CliResult:
         out, err = self.sandbox.output_paths()
-        pid = self.sandbox.spawn(
-            {
-                "kind": "module",
-                "module": module,
-                "argv": argv,
-                "cwd": str(self.workdir),
-                "stdout": str(out),
-                "stderr": str(err),
-            },
-            deadline,
-        )
+        request: dict[str, Any] = {
+            "kind": "module",
+            "module": module,
+            "argv": argv,
+            "cwd": str(self.workdir),
+            "stdout": str(out),
+            "stderr": str(err),
+            "env": env or {},
+        }
+        if stdin is not None:
+            request["stdin"] = str(self.sandbox.write_input(out.with_suffix(".in"), stdin))
+        pid = self.sandbox.spawn(request, deadline)
         status = self.sandbox.wait_exit(pid, deadline)
         if status is None:
             self.sandbox.kill()

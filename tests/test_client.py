@@ -37,8 +37,17 @@ class Scripted:
             raise answer
         return answer
 
-    def run_module(self, module: str, argv: list[str], deadline: float) -> CliResult:
+    def run_module(
+        self,
+        module: str,
+        argv: list[str],
+        deadline: float,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CliResult:
         self.requests.append({"module": module, "argv": argv})
+        if stdin is not None or env is not None:
+            self.requests[-1].update(stdin=stdin, env=env)
         return CliResult(0, "out", "")
 
     def close(self) -> None:
@@ -231,3 +240,20 @@ def test_run_cli_defaults_to_the_package_cli_and_close_is_idempotent() -> None:
     sub.close()
     assert conn.closed == 1
     assert repr(sub) == "<Submission of task t>"
+
+
+def test_run_cli_passes_stdin_as_bytes_and_checks_the_environment() -> None:
+    conn = Scripted()
+    sub, _ = make(conn)
+    sub.run_cli(["x"], stdin="é", env={"A": "1"})
+    assert conn.requests[-1] == {"module": "pkg.cli", "argv": ["x"], "stdin": "é".encode(), "env": {"A": "1"}}
+    with pytest.raises(TypeError, match="str or bytes"):
+        sub.run_cli(["x"], stdin=["not", "text"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="over the task's limit"):
+        sub.run_cli(["x"], stdin=b"x" * ((1 << 20) + 1))
+    for bad in ({"": "v"}, {"A=B": "v"}, {"A": "v\0"}):
+        with pytest.raises(ValueError, match="not a usable environment variable"):
+            sub.run_cli(["x"], env=bad)
+    with pytest.raises(TypeError, match="must be str"):
+        sub.run_cli(["x"], env={"A": 1})  # type: ignore[dict-item]
+    assert len(conn.requests) == 1

@@ -603,3 +603,54 @@ def subprocess_pytest(cwd: Path, *args: str) -> Any:
         text=True,
         timeout=300,
     )
+
+
+CLI_TESTS = """\
+import pytest
+
+
+def test_stdin_and_environment(submission):
+    result = submission.run_cli(["upper"], stdin="héllo\\nwörld\\n", env={"CALC_GREETING": "hi"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "HÉLLO\\nWÖRLD\\n|hi|" + str(submission.workdir)
+
+
+def test_no_stdin_is_an_empty_one_and_the_environment_is_the_sandbox_s(submission):
+    result = submission.run_cli(["upper"], stdin=b"")
+    assert result.stdout.startswith("|-|"), result.stdout
+    assert submission.run_cli(["upper"]).stdout.startswith("|-|")
+
+
+def test_a_bad_environment_is_the_test_s_mistake(submission):
+    with pytest.raises(ValueError, match="not a usable environment variable"):
+        submission.run_cli(["upper"], env={"A=B": "c"})
+"""
+
+CLI_MODULE = """\
+import os
+import sys
+
+text = sys.stdin.read()
+sys.stdout.write(text.upper() + "|" + os.environ.get("CALC_GREETING", "-") + "|" + os.environ.get("TMPDIR", ""))
+"""
+
+
+@pytest.mark.parametrize("isolation", ["sandbox", "none"])
+def test_run_cli_passes_stdin_and_environment(project: pytest.Pytester, isolation: str) -> None:
+    """``run_cli(stdin=..., env=...)``: the program reads exactly that input, sees the variables
+    added to its sandbox's environment, and reads an empty input when given none."""
+    (project.path / "tasks/calc/tests/test_calc.py").write_text(CLI_TESTS)
+    (project.path / "tasks/calc/task.yaml").write_text(
+        "name: calc\npackage: calc\nlimits: {call_timeout: 5, test_timeout: 20, task_timeout: 60}\n"
+    )
+    (project.path / "reference/calc/calc/cli.py").write_text(CLI_MODULE)
+    result, report = grade(project, "--submission=reference", f"--isolation={isolation}")
+    assert report is not None, result.stdout.str()
+    assert outcomes(report["tasks"][0]) == dict.fromkeys(
+        [
+            "test_stdin_and_environment",
+            "test_no_stdin_is_an_empty_one_and_the_environment_is_the_sandbox_s",
+            "test_a_bad_environment_is_the_test_s_mistake",
+        ],
+        "passed",
+    ), result.stdout.str()

@@ -408,11 +408,11 @@ def scrub_sys_path(python_dirs: list[str], roots: list[str]) -> None:
 # The zygote
 
 
-def _redirect(cwd: str, stdout: str, stderr: str) -> None:
+def _redirect(cwd: str, stdout: str, stderr: str, stdin: str | None = None) -> None:
     os.chdir(cwd)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
+    source = os.open(stdin or os.devnull, os.O_RDONLY | (os.O_NOFOLLOW if stdin else 0))
+    os.dup2(source, 0)
+    os.close(source)
     for target, path in ((1, stdout), (2, stderr)):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(fd, target)
@@ -450,10 +450,11 @@ class Zygote:
         if pid == 0:
             code = 0
             try:
-                _redirect(request["cwd"], request["stdout"], request["stderr"])
+                _redirect(request["cwd"], request["stdout"], request["stderr"], request.get("stdin"))
                 # Each test's temporary files go to its own working folder (the scratch root
                 # above it is not writable to the submission).
                 os.environ["TMPDIR"] = request["cwd"]
+                os.environ.update({str(k): str(v) for k, v in dict(request.get("env") or {}).items()})
                 if "tempfile" in sys.modules:  # a preload may have asked it already
                     sys.modules["tempfile"].tempdir = None  # type: ignore[attr-defined]
                 if request["kind"] == "server":
