@@ -116,7 +116,9 @@ def test_cli_run_rejects_a_bad_manifest(submission, experiment, rlgrade_rng):
 def test_cli_run_reports_an_api_error(submission, experiment, rlgrade_rng):
     """A request the API rejects (an empty stop sequence) is reported like bad input."""
     _summarize_works(submission, rlgrade_rng)
-    victim = next(r for r in experiment.manifest["runs"] if r.get("enabled", True))
+    # A run that sends at least one request (a run may select no dialogue on some seeds).
+    sends = {plan.name for plan in experiment.plans if plan.dialogue_ids}
+    victim = next(r for r in experiment.manifest["runs"] if r["name"] in sends)
     victim["stop_sequences"] = [""]
     (submission.workdir / experiment.manifest_path).write_text(yaml.safe_dump(experiment.manifest))
     result = submission.run_cli(["run", "--config", experiment.manifest_path, "--output-dir", "cli-out"])

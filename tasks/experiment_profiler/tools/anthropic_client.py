@@ -189,7 +189,7 @@ def _log_request(request: dict[str, Any], answer_id: str) -> None:
 
 # A served request takes at least this long, as a real one does: a latency the client measures
 # is then at least this many milliseconds (and one logged in seconds shows).
-SIMULATED_LATENCY_S = 0.005
+SIMULATED_LATENCY_S = 0.002
 
 
 def _handle(http_request: Any) -> Any:
