@@ -6,6 +6,7 @@ is cleanly separable; the tests use it for known answers. It never runs in the s
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -119,6 +120,7 @@ class Analysis:
         for row in hourly_rows:
             self.hourly.setdefault(row["date"], {})[int(row["hour"])] = row
         self._mix_cache: dict[str, tuple[float, float]] | None = None
+        self._sorted_values: dict[tuple[str, str], list[float]] = {}
 
     # ---- plain look-ups -------------------------------------------------------------------
     def _check_date(self, date: str) -> None:
@@ -133,8 +135,24 @@ class Analysis:
         den = self.daily[date][denominator]
         return 0.0 if den == 0 else self.daily[date][numerator] / den
 
-    def _others_median(self, date: str, value_of) -> float:
-        return statistics.median(value_of(d) for d in self.dates if d != date)
+    def _others_median(self, date: str, key: tuple[str, str], value_of) -> float:
+        """The median of ``value_of`` over every date but ``date``: from the sorted values of all
+        dates (computed once per ``key``) less one occurrence of this date's value, which is the
+        same multiset, so the same median, as sorting the others afresh for every date."""
+        values = self._sorted_values.get(key)
+        if values is None:
+            values = self._sorted_values[key] = sorted(value_of(d) for d in self.dates)
+        if len(values) < 2:
+            raise statistics.StatisticsError("no median for empty data")
+        drop = bisect.bisect_left(values, value_of(date))
+        n = len(values) - 1  # the others
+
+        def at(i: int) -> float:
+            return values[i if i < drop else i + 1]
+
+        if n % 2:
+            return at(n // 2)
+        return (at(n // 2 - 1) + at(n // 2)) / 2
 
     def list_dates(self) -> list[str]:
         return list(self.dates)
@@ -159,14 +177,14 @@ class Analysis:
         self._check_date(date)
         if entity_name not in EVENTS:
             raise ValueError(f"unknown event {entity_name!r}")
-        baseline = self._others_median(date, lambda d: self.count(d, entity_name))
+        baseline = self._others_median(date, ("count", entity_name), lambda d: self.count(d, entity_name))
         return _comparison(date, entity_name, baseline, self.count(date, entity_name))
 
     def compare_rate_to_median(self, date: str, entity_name: str) -> dict[str, Any]:
         self._check_date(date)
         if entity_name not in CONVERSION_METRICS:
             raise ValueError(f"unknown conversion metric {entity_name!r}")
-        baseline = self._others_median(date, lambda d: self.rate(d, entity_name))
+        baseline = self._others_median(date, ("rate", entity_name), lambda d: self.rate(d, entity_name))
         return _comparison(date, entity_name, baseline, self.rate(date, entity_name))
 
     def detect_funnel_break(self, date: str, threshold_multiplier: float = DEFAULT_MULTIPLIER) -> list[dict[str, Any]]:
