@@ -749,6 +749,12 @@ class Sandbox:
             self.cgroups.kill()
 
     def close(self) -> None:
+        if self.spare and not self.own_pool:
+            # A grader worker's spare: the kill is immediate (the cgroups' kill), and the worker
+            # removes the folders and cgroups once the grading's answer is on its way
+            # (SandboxPool.retire_spare), not while the trainer waits for it.
+            self.kill()
+            return
         if self.control is not None and self.ready:
             try:
                 wire.send(self.control, {"op": "exit"}, self.message_limit, deadline=time.monotonic() + 2)
