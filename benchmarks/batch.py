@@ -69,9 +69,10 @@ def rollouts(task: str, count: int, scratch: Path) -> list[str]:
 def naive(task: str, folders: list[str], seed: int, scratch: Path) -> tuple[float, list[float | None]]:
     """One pytest process per rollout, two at a time."""
 
-    def one(item: tuple[int, str]) -> float | None:
+    def one(item: tuple[int, str]) -> tuple[float | None, float]:
         index, folder = item
         report = scratch / f"naive-{task}-{index}.json"
+        began = time.perf_counter()
         subprocess.run(
             [
                 sys.executable,
@@ -89,22 +90,30 @@ def naive(task: str, folders: list[str], seed: int, scratch: Path) -> tuple[floa
             capture_output=True,
             check=False,
         )
-        return json.loads(report.read_text())["reward"] if report.exists() else None
+        reward = json.loads(report.read_text())["reward"] if report.exists() else None
+        return reward, time.perf_counter() - began
 
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        rewards = list(pool.map(one, enumerate(folders)))
-    return time.perf_counter() - started, rewards
+        results = list(pool.map(one, enumerate(folders)))
+    return time.perf_counter() - started, [r for r, _ in results], [d for _, d in results]
 
 
-def engine(task: str, folders: list[str], seed: int) -> tuple[float, float, list[float | None]]:
-    """(start-up, batch) seconds and the rewards of Grader.grade_many with two workers."""
+def engine(task: str, folders: list[str], seed: int) -> tuple[float, float, list[float | None], list[float]]:
+    """(start-up, batch) seconds, the rewards of Grader.grade_many with two workers, and each
+    grading's own duration (its report's: the tests and the sandbox, not the queue)."""
     started = time.perf_counter()
     with Grader(ROOT, tasks=[task], workers=2, seed=seed) as grader:
         warm = time.perf_counter()
         reports = grader.grade_many(folders, task=task)
         done = time.perf_counter()
-    return warm - started, done - warm, [r.reward for r in reports]
+    return warm - started, done - warm, [r.reward for r in reports], [r.duration for r in reports]
+
+
+def per_kind(durations: list[float]) -> str:
+    """Mean seconds per rollout of each kind (rollouts() makes them in turn)."""
+    kinds = ("reference", "starter", "partial", "broken")
+    return ", ".join(f"{k} {statistics.fmean(durations[i::4]):.2f}" for i, k in enumerate(kinds) if durations[i::4])
 
 
 def batch_figures(tasks: list[str], count: int, seed: int) -> None:
@@ -114,11 +123,13 @@ def batch_figures(tasks: list[str], count: int, seed: int) -> None:
         scratch = Path(temp)
         for task in tasks:
             folders = rollouts(task, count, scratch)
-            slow, naive_rewards = naive(task, folders, seed, scratch)
-            startup, fast, engine_rewards = engine(task, folders, seed)
+            slow, naive_rewards, naive_each = naive(task, folders, seed, scratch)
+            startup, fast, engine_rewards, engine_each = engine(task, folders, seed)
             whole = startup + fast
             same = naive_rewards == engine_rewards
             print(f"{task:22} {slow:9.1f} {whole:9.1f} {startup:10.1f} {slow / whole:7.2f} {str(same):>13}")
+            print(f"   s per rollout, naive (whole pytest run): {per_kind(naive_each)}")
+            print(f"   s per rollout, engine (its grading):     {per_kind(engine_each)}")
             if not same:
                 diff = [(i, a, b) for i, (a, b) in enumerate(zip(naive_rewards, engine_rewards, strict=True)) if a != b]
                 print(f"   differing (index, naive, engine): {diff[:6]}")
