@@ -226,7 +226,7 @@ def caesar_shift_7(s: str) -> str:
 def digits_in_base_2(n: int) -> list[int]:
     """Return the digits of the non-negative integer n written in base 2, most significant first; 0
     gives [0]."""
-    if n == 0:
+    if not n:  # n is never negative: 'n <= 0' would say the same
         return [0]
     digits = []
     while n:
@@ -238,7 +238,7 @@ def digits_in_base_2(n: int) -> list[int]:
 def digits_in_base_3(n: int) -> list[int]:
     """Return the digits of the non-negative integer n written in base 3, most significant first; 0
     gives [0]."""
-    if n == 0:
+    if not n:  # n is never negative: 'n <= 0' would say the same
         return [0]
     digits = []
     while n:
@@ -250,7 +250,7 @@ def digits_in_base_3(n: int) -> list[int]:
 def digits_in_base_4(n: int) -> list[int]:
     """Return the digits of the non-negative integer n written in base 4, most significant first; 0
     gives [0]."""
-    if n == 0:
+    if not n:  # n is never negative: 'n <= 0' would say the same
         return [0]
     digits = []
     while n:
@@ -262,7 +262,7 @@ def digits_in_base_4(n: int) -> list[int]:
 def digits_in_base_5(n: int) -> list[int]:
     """Return the digits of the non-negative integer n written in base 5, most significant first; 0
     gives [0]."""
-    if n == 0:
+    if not n:  # n is never negative: 'n <= 0' would say the same
         return [0]
     digits = []
     while n:
@@ -274,7 +274,7 @@ def digits_in_base_5(n: int) -> list[int]:
 def digits_in_base_6(n: int) -> list[int]:
     """Return the digits of the non-negative integer n written in base 6, most significant first; 0
     gives [0]."""
-    if n == 0:
+    if not n:  # n is never negative: 'n <= 0' would say the same
         return [0]
     digits = []
     while n:
@@ -286,7 +286,7 @@ def digits_in_base_6(n: int) -> list[int]:
 def digits_in_base_7(n: int) -> list[int]:
     """Return the digits of the non-negative integer n written in base 7, most significant first; 0
     gives [0]."""
-    if n == 0:
+    if not n:  # n is never negative: 'n <= 0' would say the same
         return [0]
     digits = []
     while n:

@@ -194,7 +194,7 @@ def solution_source(row: dict[str, Any]) -> str:
             '    return "".join(out)\n'
         ),
         "digits": (
-            "    if n == 0:\n"
+            "    if not n:  # n is never negative: 'n <= 0' would say the same\n"
             "        return [0]\n"
             "    digits = []\n"
             "    while n:\n"
