@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-import yaml
+from shipped import failed_tests, partial_submission, starter_cap
 
 from pytest_rlgrade import load_trusted
 
@@ -227,25 +226,6 @@ def test_hidden_labels_agree_with_the_judge_on_correct_transcripts() -> None:
 # -- grading ----------------------------------------------------------------------------------------
 
 
-def starter_cap() -> float:
-    return float(yaml.safe_load((TASK_DIR / "task.yaml").read_text())["reward"]["starter_cap"])
-
-
-def failed_tests(task: dict[str, Any]) -> set[str]:
-    return {t["node_id"].split("/tests/", 1)[1] for t in task["tests"] if t["outcome"] != "passed"}
-
-
-def partial_submission(tmp_path: Path, module: str, old: str, new: str) -> Path:
-    """A copy of the reference whose ``module`` (a path in the package) has ``old`` replaced."""
-    folder = tmp_path / "submission"
-    shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    path = folder / TASK / module
-    source = path.read_text()
-    assert source.count(old) == 1, f"{old!r} not found once in the reference's {module}"
-    path.write_text(source.replace(old, new))
-    return folder
-
-
 @pytest.mark.slow
 def test_reference_earns_full_reward(grade) -> None:
     graded = grade("reference", TASK, "--min-reward=1.0", f"--rlgrade-seed={SEED}")
@@ -262,7 +242,7 @@ def test_starter_stays_under_its_cap(grade) -> None:
     graded = grade("starter", TASK, f"--rlgrade-seed={SEED}")
     task = graded.task(TASK)
     assert task["reward"] is not None, graded.output[-3000:]
-    assert task["reward"] <= starter_cap()
+    assert task["reward"] <= starter_cap(TASK)
     assert "test_package.py::test_imports" not in failed_tests(task), "the starter must import"
 
 
@@ -270,13 +250,14 @@ def test_starter_stays_under_its_cap(grade) -> None:
 def test_submission_without_fallback_earns_partial_reward(grade, tmp_path: Path) -> None:
     submission = partial_submission(
         tmp_path,
+        TASK,
         "llm_api.py",
         "            if not (_overloaded(exc) and model == PRIMARY):\n",
         "            if True:\n",
     )
     task = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)
     assert task["reward"] is not None
-    assert starter_cap() < task["reward"] < 1.0, task["reward"]
+    assert starter_cap(TASK) < task["reward"] < 1.0, task["reward"]
     assert failed_tests(task) == {
         "test_llm_api.py::test_overload_falls_back_to_openrouter",
         "test_contexts.py::test_overloaded_calls_fall_back",
@@ -287,10 +268,10 @@ def test_submission_without_fallback_earns_partial_reward(grade, tmp_path: Path)
 
 @pytest.mark.slow
 def test_submission_without_judge_retries_earns_partial_reward(grade, tmp_path: Path) -> None:
-    submission = partial_submission(tmp_path, "evaluation_framework/base.py", "ATTEMPTS = 3\n", "ATTEMPTS = 1\n")
+    submission = partial_submission(tmp_path, TASK, "evaluation_framework/base.py", "ATTEMPTS = 3\n", "ATTEMPTS = 1\n")
     task = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)
     assert task["reward"] is not None
-    assert starter_cap() < task["reward"] < 1.0, task["reward"]
+    assert starter_cap(TASK) < task["reward"] < 1.0, task["reward"]
     assert failed_tests(task) == {"test_evaluations.py::test_malformed_answers_are_retried_then_recorded"}
 
 
@@ -298,6 +279,7 @@ def test_submission_without_judge_retries_earns_partial_reward(grade, tmp_path: 
 def test_submission_with_swapped_transcript_roles_loses_accuracy(grade, tmp_path: Path) -> None:
     submission = partial_submission(
         tmp_path,
+        TASK,
         "evaluation_framework/base.py",
         '    return "\\n".join(f"<{t.role}>{t.content}</{t.role}>" for t in conversation.turns)\n',
         '    swap = {"assistant": "user", "user": "assistant"}\n'
@@ -305,7 +287,7 @@ def test_submission_with_swapped_transcript_roles_loses_accuracy(grade, tmp_path
     )
     task = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)
     assert task["reward"] is not None
-    assert starter_cap() < task["reward"] < 1.0, task["reward"]
+    assert starter_cap(TASK) < task["reward"] < 1.0, task["reward"]
     (credit,) = [m["credit"] for m in task["metrics"]]
     assert credit < 1.0
     assert "test_evaluations.py::test_evaluation_accuracy" in failed_tests(task)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from shipped import failed_tests, partial_submission, starter_cap
 
 from pytest_rlgrade import load_trusted
 
@@ -188,25 +188,6 @@ def test_schemas_are_valid_json_schemas() -> None:
 # -- grading ------------------------------------------------------------------------------------
 
 
-def starter_cap() -> float:
-    return float(yaml.safe_load((TASK_DIR / "task.yaml").read_text())["reward"]["starter_cap"])
-
-
-def failed_tests(task: dict[str, Any]) -> set[str]:
-    return {t["node_id"].split("/tests/", 1)[1] for t in task["tests"] if t["outcome"] != "passed"}
-
-
-def partial_submission(tmp_path: Path, module: str, old: str, new: str) -> Path:
-    """A copy of the reference whose ``module`` has ``old`` replaced by ``new``."""
-    folder = tmp_path / "submission"
-    shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    path = folder / TASK / f"{module}.py"
-    source = path.read_text()
-    assert source.count(old) == 1, f"{old!r} not found once in the reference's {module}.py"
-    path.write_text(source.replace(old, new))
-    return folder
-
-
 @pytest.mark.slow
 def test_reference_earns_full_reward(grade) -> None:
     graded = grade("reference", TASK, "--min-reward=1.0", f"--rlgrade-seed={SEED}")
@@ -223,7 +204,7 @@ def test_starter_stays_under_its_cap(grade) -> None:
     graded = grade("starter", TASK, f"--rlgrade-seed={SEED}")
     task = graded.task(TASK)
     assert task["reward"] is not None, graded.output[-3000:]
-    assert task["reward"] <= starter_cap()
+    assert task["reward"] <= starter_cap(TASK)
     assert "test_package.py::test_imports" not in failed_tests(task), "the starter must import and run"
 
 
@@ -234,7 +215,7 @@ def test_submission_without_logging_earns_partial_reward(grade, tmp_path: Path) 
     )
     task = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)
     assert task["reward"] is not None
-    assert starter_cap() < task["reward"] < 1.0, task["reward"]
+    assert starter_cap(TASK) < task["reward"] < 1.0, task["reward"]
     failed = failed_tests(task)
     assert failed
     assert all(name.startswith("test_logging.py::") for name in failed), failed
@@ -245,13 +226,14 @@ def test_submission_without_logging_earns_partial_reward(grade, tmp_path: Path) 
 def test_submission_without_summarize_earns_partial_reward(grade, tmp_path: Path) -> None:
     submission = partial_submission(
         tmp_path,
+        TASK,
         "cli",
         "    print(format_table(read_summary(args.directory)))\n    return 0\n",
         "    print('summarize: not implemented', file=sys.stderr)\n    return 1\n",
     )
     task = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)
     assert task["reward"] is not None
-    assert starter_cap() < task["reward"] < 1.0, task["reward"]
+    assert starter_cap(TASK) < task["reward"] < 1.0, task["reward"]
     # the command line's error tests start with a good `summarize` (so that a command line failing
     # on everything earns nothing there): they fail too
     assert failed_tests(task) == {
@@ -290,7 +272,7 @@ def test_rewards_order_solutions_by_how_much_they_do(grade, tmp_path: Path) -> N
     }
     rewards = {}
     for name, (module, old, new) in partials.items():
-        submission = partial_submission(tmp_path / name, module, old, new)
+        submission = partial_submission(tmp_path / name, TASK, module, old, new)
         rewards[name] = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)["reward"]
     small = rewards.pop("no_geometric_mean")
-    assert all(starter_cap() < reward < small < 1.0 for reward in rewards.values()), (small, rewards)
+    assert all(starter_cap(TASK) < reward < small < 1.0 for reward in rewards.values()), (small, rewards)
