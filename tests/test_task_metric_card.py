@@ -10,13 +10,12 @@ from __future__ import annotations
 import ast
 import importlib
 import json
-import shutil
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-import yaml
+from shipped import copy_reference, failed_tests, starter_cap
 
 from pytest_rlgrade import load_trusted
 
@@ -203,20 +202,6 @@ def test_labels_agree_with_the_scorer() -> None:
 # -- grading ------------------------------------------------------------------------------------
 
 
-def starter_cap() -> float:
-    return float(yaml.safe_load((TASK_DIR / "task.yaml").read_text())["reward"]["starter_cap"])
-
-
-def failed_tests(task: dict[str, Any]) -> set[str]:
-    return {t["node_id"].split("/tests/", 1)[1] for t in task["tests"] if t["outcome"] != "passed"}
-
-
-def copy_reference(tmp_path: Path) -> Path:
-    folder = tmp_path / "submission"
-    shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return folder
-
-
 def replace_function(source: str, name: str, replacement: str) -> str:
     """``source`` with the top-level function ``name`` replaced by ``replacement``'s."""
     tree = ast.parse(source)
@@ -243,13 +228,13 @@ def test_starter_stays_under_its_cap(grade) -> None:
     graded = grade("starter", TASK, f"--rlgrade-seed={SEED}")
     task = graded.task(TASK)
     assert task["reward"] is not None, graded.output[-3000:]
-    assert task["reward"] <= starter_cap()
+    assert task["reward"] <= starter_cap(TASK)
     assert "test_mc_package.py::test_imports" not in failed_tests(task), "the starter must import"
 
 
 @pytest.mark.slow
 def test_submission_without_the_html_page_earns_partial_reward(grade, tmp_path: Path) -> None:
-    folder = copy_reference(tmp_path)
+    folder = copy_reference(tmp_path, TASK)
     path = folder / TASK / "metric_card_generator.py"
     source = path.read_text()
     line = "        _atomic_write(html_path(target), html_report.render(groups, title=target.name))\n"
@@ -257,7 +242,7 @@ def test_submission_without_the_html_page_earns_partial_reward(grade, tmp_path: 
     path.write_text(source.replace(line, ""))
     task = grade(folder, TASK, f"--rlgrade-seed={SEED}").task(TASK)
     assert task["reward"] is not None
-    assert starter_cap() < task["reward"] < 1.0, task["reward"]
+    assert starter_cap(TASK) < task["reward"] < 1.0, task["reward"]
     assert failed_tests(task) == {
         "test_mc_process.py::test_html_page_shows_every_rollout",
         "test_mc_process.py::test_cli_process_with_the_seeds_flag",
@@ -267,13 +252,13 @@ def test_submission_without_the_html_page_earns_partial_reward(grade, tmp_path: 
 @pytest.mark.slow
 def test_submission_with_the_starters_formatting_earns_partial_reward(grade, tmp_path: Path) -> None:
     """The reference whose scorer has the starter's (unfinished) formatting dimension."""
-    folder = copy_reference(tmp_path)
+    folder = copy_reference(tmp_path, TASK)
     path = folder / TASK / "scoring.py"
     starter = (STARTER / TASK / "scoring.py").read_text()
     path.write_text(replace_function(path.read_text(), "score_formatting", starter))
     task = grade(folder, TASK, f"--rlgrade-seed={SEED}").task(TASK)
     assert task["reward"] is not None
-    assert starter_cap() < task["reward"] < 1.0, task["reward"]
+    assert starter_cap(TASK) < task["reward"] < 1.0, task["reward"]
     failed = failed_tests(task)
     assert "test_mc_scoring.py::test_formatting_check[nesting]" in failed
     assert not any(name.startswith(("test_mc_extraction.py", "test_mc_prompts.py")) for name in failed), failed
