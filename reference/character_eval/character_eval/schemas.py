@@ -19,12 +19,12 @@ CONTEXT_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "properties": {"title": {"type": "string"}, "content": {"type": "string"}},
                 "required": ["title", "content"],
-                "additionalProperties": False,
+                "additionalProperties": False,  # pragma: no mutate
             },
         },
     },
     "required": ["scenario", "supporting_documents"],
-    "additionalProperties": False,
+    "additionalProperties": False,  # pragma: no mutate
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 from character_eval_oracle import (
     ANTHROPIC_LOG,
     BAD_MODELS,
@@ -59,6 +60,26 @@ def _check_request(entry, theme):
     assert "supporting_documents" in schema.get("properties", {})
     prompt = " ".join(m["content"] for m in request["messages"]) + " " + (request["system"] or "")
     assert theme in prompt, "the theme should be in the context request"
+    # the schema asks for what the task states: a string scenario and 1 to 3 documents of string
+    # title and content, both fields required
+    validator = jsonschema.Draft202012Validator(schema)
+    document = {"title": "Policy", "content": "Be kind."}
+    for count in (1, 2, 3):
+        instance = {"scenario": "A call.", "supporting_documents": [document] * count}
+        assert validator.is_valid(instance), f"the context schema should accept {count} documents"
+    refused = [
+        {"scenario": "A call.", "supporting_documents": []},
+        {"scenario": "A call.", "supporting_documents": [document] * 4},
+        {"supporting_documents": [document]},
+        {"scenario": "A call."},
+        {"scenario": 7, "supporting_documents": [document]},
+        {"scenario": "A call.", "supporting_documents": [{"content": "Be kind."}]},
+        {"scenario": "A call.", "supporting_documents": [{"title": "Policy"}]},
+        {"scenario": "A call.", "supporting_documents": [{"title": "Policy", "content": 3}]},
+        {"scenario": "A call.", "supporting_documents": [{"title": 3, "content": "Be kind."}]},
+    ]
+    for instance in refused:
+        assert not validator.is_valid(instance), f"the context schema should refuse {instance}"
 
 
 def test_contexts_come_from_thinking_requests(submission, rlgrade_rng):
@@ -100,7 +121,7 @@ def test_overloaded_calls_fall_back(submission, rlgrade_rng):
 
 
 def test_fallback_model_can_be_chosen(submission, rlgrade_rng):
-    theme, count = _theme(rlgrade_rng), rlgrade_rng.randint(1, 3)
+    theme, count = _theme(rlgrade_rng), 1  # a single context is a valid request too
     _, contexts = _generate(submission, theme, count, model=FALLBACK)
     assert served(submission, ANTHROPIC_LOG) == []
     entries = answered(served(submission, OPENROUTER_LOG))

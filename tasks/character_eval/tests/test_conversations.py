@@ -28,7 +28,7 @@ from character_eval_oracle import (
 )
 
 CONTEXTS = "synthetic_evaluation_data/contexts/contexts_gen.json"
-OUTPUT = "synthetic_evaluation_data/conversations/conversations_gen.jsonl"
+OUTPUT = "synthetic_evaluation_data/conversations/generated/conversations_gen.jsonl"  # its folders made as needed
 
 
 def _setup(submission, rng, count):
@@ -54,10 +54,15 @@ def _args(assistant, user, conversations, turns, assistant_model=PRIMARY, user_m
     ]  # fmt: skip
 
 
-def _generate(submission, rng, turns, assistant_model=PRIMARY):
+def _generate(submission, rng, turns, assistant_model=PRIMARY, wanted=None):
+    """Conversations of ``turns`` turns for the first ``wanted`` contexts (``"all"`` of them; by
+    default a random number of them)."""
     count = rng.randint(2, 4)
     contexts, assistant, user = _setup(submission, rng, count)
-    wanted = rng.randint(1, count)
+    if wanted == "all":
+        wanted = count
+    elif wanted is None:
+        wanted = rng.randint(1, count)
     result = run(submission, "conversations", _args(assistant, user, wanted, turns, assistant_model))
     assert_ok(result, "the conversation generator")
     conversations = read_jsonl(submission, OUTPUT)
@@ -67,7 +72,9 @@ def _generate(submission, rng, turns, assistant_model=PRIMARY):
 
 @pytest.mark.parametrize("turns", [1, 2, 3, 4, 5])
 def test_turns_alternate_from_the_assistant(submission, rlgrade_rng, turns):
-    contexts, assistant, user, conversations = _generate(submission, rlgrade_rng, turns)
+    # one conversation, every context, or a random number of them
+    wanted = {1: 1, 5: "all"}.get(turns)
+    contexts, assistant, user, conversations = _generate(submission, rlgrade_rng, turns, wanted=wanted)
     roles = ["assistant" if i % 2 == 0 else "user" for i in range(turns)]
     for context, conversation in zip(contexts, conversations, strict=True):
         assert conversation.get("context_id") == context["id"], "conversations should use the first contexts, in order"
@@ -166,6 +173,23 @@ def test_conversations_cli_fails_clearly(submission, rlgrade_rng):
     args[args.index("--context-file") + 1] = missing
     result = run(submission, "conversations", args)
     assert_clear_failure(result, "a missing --context-file", missing)
+    # a context file that is not JSON, one holding a context without its scenario, and a folder
+    broken = json.loads((submission.workdir / CONTEXTS).read_text())
+    del broken[-1]["scenario"]
+    unreadable = {
+        f"synthetic_evaluation_data/contexts/{word(rlgrade_rng)}_half.json": json.dumps(broken)[:-9],
+        f"synthetic_evaluation_data/contexts/{word(rlgrade_rng)}_bad.json": json.dumps(broken),
+        f"synthetic_evaluation_data/contexts/{word(rlgrade_rng)}_folder.json": None,
+    }
+    for name, text in unreadable.items():
+        if text is None:
+            (submission.workdir / name).mkdir()
+        else:
+            (submission.workdir / name).write_text(text)
+        args = _args(assistant, user, 1, 2)
+        args[args.index("--context-file") + 1] = name
+        result = run(submission, "conversations", args)
+        assert_clear_failure(result, f"the --context-file {name}", name)
     flag = f"--{word(rlgrade_rng)}"
     result = run(submission, "conversations", [*_args(assistant, user, 1, 2), flag, "3"])
     assert_clear_failure(result, f"the unknown flag {flag}", flag)

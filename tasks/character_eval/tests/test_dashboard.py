@@ -107,6 +107,16 @@ def _write_data(submission, rng):
         for _ in range(rng.randint(1, 3))
     ]
     write_jsonl(root / "finetuning" / "jobs.jsonl", jobs)
+    # beside them, files cut short (as if still being written), listed first: the others still show
+    cut = rng.randint(3, 14)
+    (root / "synthetic_evaluation_data" / "contexts" / "0_partial.json").write_text(json.dumps(contexts)[:cut])
+    (root / "results" / "0_partial").mkdir()
+    (root / "results" / "0_partial" / "summary.json").write_text(json.dumps(summary)[:cut])
+    for path in (
+        root / "finetuning" / "jobs.jsonl",
+        root / "synthetic_evaluation_data" / "conversations" / conversation_file,
+    ):
+        path.write_text(json.dumps(jobs[0])[:cut] + "\n" + path.read_text())
     return contexts, conversations, summary, jobs
 
 
@@ -152,7 +162,28 @@ def test_dashboard_shows_every_part_of_the_pipeline(submission, rlgrade_rng):
             assert str(job[key]) in shown, f"the Fine-tuning jobs view should show {key} {job[key]!r}"
 
 
-def test_dashboard_without_data_says_so(submission):
+def test_dashboard_without_data_says_so(submission, rlgrade_rng):
+    # files that hold no data: a context file, a conversation file, a summary and a jobs file cut
+    # short (as if still being written)
+    root = submission.workdir
+    cut = rlgrade_rng.randint(3, 14)
+    folders = {
+        name: root / name
+        for name in (
+            "synthetic_evaluation_data/contexts",
+            "synthetic_evaluation_data/conversations",
+            "finetuning",
+            f"results/run_{word(rlgrade_rng)}",
+        )
+    }
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    contexts, conversations, jobs, run_dir = folders.values()
+    (contexts / f"contexts_{word(rlgrade_rng)}.json").write_text(json.dumps(make_contexts(rlgrade_rng, 1))[:cut])
+    conversation = make_conversations(rlgrade_rng, 1)[0][0]
+    (conversations / f"conversations_{word(rlgrade_rng)}.jsonl").write_text(json.dumps(conversation)[:cut] + "\n")
+    (run_dir / "summary.json").write_text(json.dumps({"overall_mean_score": 4.5})[:cut])
+    (jobs / "jobs.jsonl").write_text(json.dumps({"job_id": f"ft-{word(rlgrade_rng, 6)}"})[:cut] + "\n")
     states = _probe(submission)
     for view in VIEWS:
         assert any(s["view"] == view and s["texts"] for s in states), f"the {view} view should say there is no data"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from character_eval_oracle import (
     ANTHROPIC_LOG,
@@ -217,6 +219,15 @@ def test_run_evaluations_fails_clearly(submission, rlgrade_rng):
     write_jsonl(submission.workdir / "broken.jsonl", conversations)
     result = run(submission, "run_evaluations", ["--input-file", "broken.jsonl", "--judge-model", PRIMARY])
     assert_clear_failure(result, "an input line that is not a conversation", "broken.jsonl", f"line {bad_line}")
+    lines = [json.dumps(c) for c, _ in make_conversations(rlgrade_rng, 3)]
+    bad_line = rlgrade_rng.randint(1, 3)
+    lines[bad_line - 1] = lines[bad_line - 1][: rlgrade_rng.randint(5, 40)]
+    (submission.workdir / "half.jsonl").write_text("\n".join(lines) + "\n")
+    result = run(submission, "run_evaluations", ["--input-file", "half.jsonl", "--judge-model", PRIMARY])
+    assert_clear_failure(result, "an input line that is not JSON", "half.jsonl", f"line {bad_line}")
+    (submission.workdir / "latin1.jsonl").write_bytes(lines[-1].encode() + b" \xe9\xff\n")
+    result = run(submission, "run_evaluations", ["--input-file", "latin1.jsonl", "--judge-model", PRIMARY])
+    assert_clear_failure(result, "an input file that is not UTF-8", "latin1.jsonl")
     assert_required_flags(
         submission,
         "run_evaluations",

@@ -36,12 +36,15 @@ def _example(conversation):
     return {"messages": messages + [{"role": t["role"], "content": t["content"]} for t in turns]}
 
 
-def _invalid(rng, conversation):
-    """A broken copy of ``conversation`` (as a JSON line) and what is wrong with it."""
-    kind = rng.choice(["not_json", "user_first", "no_turns", "bad_role", "missing_field"])
+INVALID_KINDS = ("not_json", "user_first", "no_turns", "bad_role", "missing_field")
+
+
+def _invalid(rng, conversation, kind):
+    """A broken copy of ``conversation`` (as a JSON line) of ``kind``, and the field it misses
+    (for ``missing_field``, else None)."""
     broken = json.loads(json.dumps(conversation))
     if kind == "not_json":
-        return json.dumps(broken)[: rng.randint(5, 40)], kind
+        return json.dumps(broken)[: rng.randint(5, 40)], None
     if kind == "user_first":
         broken["turns"][0]["role"] = "user"
     elif kind == "no_turns":
@@ -49,12 +52,16 @@ def _invalid(rng, conversation):
     elif kind == "bad_role":
         broken["turns"][rng.randrange(len(broken["turns"]))]["role"] = rng.choice(["system", "narrator", "bot"])
     else:
-        del broken[rng.choice(["turns", "system_prompt", "scenario"])]
-    return json.dumps(broken), kind
+        missing = rng.choice(["turns", "system_prompt", "scenario"])
+        del broken[missing]
+        return json.dumps(broken), missing
+    return json.dumps(broken), None
 
 
 def test_prepare_data_writes_together_chat_format(submission, rlgrade_rng):
     conversations = [c for c, _ in make_conversations(rlgrade_rng, rlgrade_rng.randint(3, 6))]
+    # a turn of a single character is still a turn
+    rlgrade_rng.choice(conversations)["turns"][0]["content"] = rlgrade_rng.choice("abcdefghijklmnopqrstuvwxyz")
     write_jsonl(submission.workdir / INPUT, conversations, blank_after=rlgrade_rng.randint(1, len(conversations) - 1))
     result = run(submission, "prepare_data", ["--input_file", INPUT, "--output_file", OUTPUT])
     assert_ok(result, "prepare_data")
@@ -68,24 +75,35 @@ def test_prepare_data_writes_together_chat_format(submission, rlgrade_rng):
 
 
 def test_prepare_data_reports_invalid_conversations(submission, rlgrade_rng):
-    conversations = [c for c, _ in make_conversations(rlgrade_rng, rlgrade_rng.randint(4, 6))]
-    lines, expected, bad_lines = [], [], []
-    for conversation in conversations:
-        if rlgrade_rng.random() < 0.4 or not bad_lines:
-            line, _ = _invalid(rlgrade_rng, conversation)
+    # every kind of invalid line, each once, among valid ones, in a random order
+    kinds = [*INVALID_KINDS, *[None] * rlgrade_rng.randint(1, 3)]
+    rlgrade_rng.shuffle(kinds)
+    conversations = [c for c, _ in make_conversations(rlgrade_rng, len(kinds))]
+    lines, expected, bad_lines, missing_fields = [], [], [], {}
+    for conversation, kind in zip(conversations, kinds, strict=True):
+        if kind:
+            line, missing = _invalid(rlgrade_rng, conversation, kind)
             lines.append(line)
             bad_lines.append(len(lines))
+            if missing:
+                missing_fields[len(lines)] = missing
         else:
             lines.append(json.dumps(conversation))
             expected.append(_example(conversation))
     path = submission.workdir / INPUT
     path.parent.mkdir(parents=True)
     path.write_text("\n".join(lines) + "\n")
+    (submission.workdir / OUTPUT).parent.mkdir(parents=True)  # the output's folder may exist already
     result = run(submission, "prepare_data", ["--input_file", INPUT, "--output_file", OUTPUT])
     assert result.returncode != 0, "prepare_data should exit non-zero when a conversation is invalid"
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
     for number in bad_lines:
         assert f"line {number}" in result.stderr, f"the invalid line {number} should be reported:\n{result.stderr}"
+    for number, field in missing_fields.items():
+        reported = [line for line in result.stderr.splitlines() if f"line {number}:" in line]
+        assert any(field in line for line in reported), (
+            f"line {number} misses the field {field!r}; its report should name it:\n{result.stderr}"
+        )
     good = [n for n in range(1, len(lines) + 1) if n not in bad_lines]
     for number in good:
         assert f"line {number}:" not in result.stderr, f"line {number} is valid but was reported:\n{result.stderr}"
@@ -166,3 +184,10 @@ def test_run_finetuning_fails_clearly(submission, rlgrade_rng):
         submission, "prepare_data", ["--input_file", INPUT, "--output_file", OUTPUT], ["--input_file", "--output_file"]
     )
     assert served(submission, TOGETHER_LOG) == []
+    # a training file Together refuses (a conversation opening with the assistant) fails clearly
+    refused = "finetuning/finetuning_data/refused.jsonl"
+    example = {"messages": [{"role": "assistant", "content": word(rlgrade_rng)}, {"role": "user", "content": "x"}]}
+    (submission.workdir / refused).write_text(json.dumps(example) + "\n")
+    result = run(submission, "run_finetuning", ["--train_file", refused, "--model", FINETUNE_MODEL])
+    assert_clear_failure(result, "a training file Together refuses")
+    assert read_jsonl(submission, JOBS) == [], "no job should be recorded when the upload is refused"

