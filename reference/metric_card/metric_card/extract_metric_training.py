@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from metric_card.rollouts import RolloutsError, read_groups, rollouts
+from metric_card.rollouts import read_groups, rollouts
 from metric_card.scoring import extract_json
 
 TRAINING_FILE = "metric_training.jsonl"
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         counts = extract_training(args.rollouts, args.output_dir, args.threshold)
-    except (RolloutsError, ValueError, OSError) as exc:
+    except (ValueError, OSError) as exc:  # a RolloutsError is a ValueError
         print(f"extract_metric_training: {exc}", file=sys.stderr)
         return 2  # pragma: no mutate (any failing status)
     print(f"{counts['examples']} examples, {counts['high_quality']} at or above {args.threshold}")

@@ -25,7 +25,7 @@ table.scores td, table.scores th { padding: .2rem .8rem; text-align: left; }
 
 
 def _grade(score: float) -> str:
-    return "good" if score >= 0.9 else "fair" if score >= 0.5 else "poor"
+    return "good" if score >= 0.9 else "fair" if score >= 0.5 else "poor"  # pragma: no mutate
 
 
 def _rollout(group_number: int, index: int, group: dict[str, Any]) -> str:
@@ -42,7 +42,7 @@ def _rollout(group_number: int, index: int, group: dict[str, Any]) -> str:
     return (
         f'<article class="rollout" data-group="{group_number}" data-index="{index}" '
         f'data-context-id="{escape(group["context_id"])}">\n'
-        f"<h3>Completion {index + 1} (finish: {escape(str(group['finish_reasons'][index]))})</h3>\n"
+        f"<h3>Completion {index + 1} (finish: {escape(str(group['finish_reasons'][index]))})</h3>\n"  # noqa: E501  # pragma: no mutate
         f'<table class="scores">{"".join(rows)}</table>\n'
         f'<pre class="completion">{escape(completion)}</pre>\n'
         + (f'<ul class="reasons">{"".join(reasons)}</ul>\n' if reasons else "")

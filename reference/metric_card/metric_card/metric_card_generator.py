@@ -28,9 +28,9 @@ class EnvConfig:
     seed: int = 0
     contexts_path: str | None = None
     max_token_length: int = 1024
-    temperature: float = 1.0
+    temperature: float = 1.0  # pragma: no mutate
     model_name: str = DEFAULT_MODEL
-    use_wandb: bool = True
+    use_wandb: bool = True  # pragma: no mutate
 
     def check(self) -> None:
         if self.group_size < 1:
@@ -53,8 +53,8 @@ def _atomic_write(path: Path, text: str) -> None:
             stream.write(text)
         os.chmod(temporary, 0o644)  # mkstemp makes it private; these are files people open
         os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+    except BaseException:  # pragma: no mutate
+        Path(temporary).unlink(missing_ok=True)  # pragma: no mutate
         raise
 
 

@@ -42,7 +42,7 @@ def user_prompt(context: dict[str, Any]) -> str:
     """The user message: the context, as JSON between ``<context>`` and ``</context>`` lines."""
     return (
         "Create the Metric Card for this evaluation context.\n"
-        f"<context>\n{json.dumps(context, ensure_ascii=False)}\n</context>\n"
+        f"<context>\n{json.dumps(context, ensure_ascii=False)}\n</context>\n"  # pragma: no mutate
         "Reply with the JSON object only."
     )
 

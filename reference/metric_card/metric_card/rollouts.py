@@ -41,7 +41,7 @@ def _check_group(group: Any, where: str) -> dict[str, Any]:
     messages, breakdown = group["messages"], group["breakdown"]
     if not isinstance(messages, list) or not isinstance(breakdown, list) or len(messages) != len(breakdown):
         raise RolloutsError(f"{where}: 'messages' and 'breakdown' must be lists of the same length")
-    for index, (conversation, scores) in enumerate(zip(messages, breakdown, strict=True)):
+    for index, (conversation, scores) in enumerate(zip(messages, breakdown, strict=True)):  # pragma: no mutate
         if (
             not isinstance(conversation, list)
             or not conversation

@@ -145,10 +145,37 @@ def subtly_right(card: dict[str, Any], context: dict[str, Any], rng: random.Rand
     return card
 
 
-def break_semantic(card: dict[str, Any], context: dict[str, Any], check: str, rng: random.Random) -> dict[str, Any]:
-    """A copy of a good ``card`` that fails the semantic ``check`` (and keeps its format)."""
+_NOT_DECIMALS = [None, 5, 7, 2.0, True, "3", -1]
+
+
+def _without_decimals(card: dict[str, Any], rng: random.Random) -> None:
+    """``metric.format.decimals`` missing or not an integer from 0 to 4: the tolerance is 4 decimals."""
+    fmt = card["metric"]["format"]
+    bad = rng.choice(_NOT_DECIMALS)
+    if bad is None:
+        fmt.pop("decimals", None)
+    else:
+        fmt["decimals"] = bad
+
+
+def break_semantic(
+    card: dict[str, Any], context: dict[str, Any], check: str, rng: random.Random, variant: int | None = None
+) -> dict[str, Any]:
+    """A copy of a good ``card`` that fails the semantic ``check`` (and keeps its format).
+
+    With an odd ``variant``, ``metric.value`` and ``trend.change`` fail on a card without valid
+    decimals, off by 1 to 4 ten-thousandths (outside the 4-decimal tolerance, inside 3's)."""
     card = copy.deepcopy(card)
     metric, trend = card["metric"], card["trend"]
+    if check in ("metric.value", "trend.change") and variant is not None and variant % 2:
+        _without_decimals(card, rng)
+        off = rng.choice([-1, 1]) * rng.randint(1, 4) * 1e-4
+        if check == "metric.value":
+            _set_value(card, card_schema.convert(context["value"], context["unit"], metric["unit"]) + off)
+        else:
+            change = context["value"] - context["previous"]
+            trend["change"] = card_schema.convert(change, context["unit"], metric["unit"]) + off
+        return card
     if check in ("model", "benchmark"):
         card[check] = f"{card[check]} {word(rng, 2)}"
     elif check == "metric.name":
@@ -169,8 +196,18 @@ def break_semantic(card: dict[str, Any], context: dict[str, Any], check: str, rn
     return card
 
 
-def break_formatting(card: dict[str, Any], check: str, rng: random.Random) -> dict[str, Any]:
-    """A copy of a good ``card`` that fails the formatting ``check`` and no other."""
+def _pick(options: list[Any], rng: random.Random, variant: int | None) -> Any:
+    """``options[variant]`` (cycling), or one at random without a variant."""
+    return rng.choice(options) if variant is None else options[variant % len(options)]
+
+
+def break_formatting(
+    card: dict[str, Any], check: str, rng: random.Random, variant: int | None = None
+) -> dict[str, Any]:
+    """A copy of a good ``card`` that fails the formatting ``check`` and no other.
+
+    ``variant`` picks where (or how) the fault is made, cycling through the ways a check can
+    fail: callers that pass 0, 1, 2, ... make every way on every seed; without it, one at random."""
     card = copy.deepcopy(card)
     metric = card["metric"]
     if check == "nesting":
@@ -178,14 +215,22 @@ def break_formatting(card: dict[str, Any], check: str, rng: random.Random) -> di
         card[key] = metric[key] if key in metric else card["trend"][key]
     elif check == "key_style":
         bad = rng.choice([f"{word(rng, 2)}_{word(rng, 2)}", f"{word(rng, 2).capitalize()}Value", f"_{word(rng, 2)}"])
-        target = rng.choice([card, card["layout"], metric])
-        target[bad] = word(rng, 2)
+        # at the top, in nested objects, and in an object that is an array's item
+        where = _pick(["top", "layout", "metric", "array item"], rng, variant)
+        if where == "array item":
+            card["notes"] = [{"text": word(rng, 2)}, {bad: word(rng, 2)}]
+        else:
+            {"top": card, "layout": card["layout"], "metric": metric}[where][bad] = word(rng, 2)
     elif check == "field_types":
         disguised = rng.choice([f"{rng.randint(0, 99)}.{rng.randint(0, 9)}%", f" {rng.randint(-50, 50)} ", "7"])
-        if rng.random() < 0.5:
+        # an array's item, an object's value, a value nested deeper
+        where = _pick(["array item", "object value", "nested value"], rng, variant)
+        if where == "array item":
             card["tags"] = [*card.get("tags", []), disguised]
-        else:
+        elif where == "object value":
             card["description"] = disguised
+        else:
+            card["layout"]["caption"] = disguised
     elif check == "decimals":
         extra = 10.0 ** -(_decimals(card) + 1) * rng.randint(1, 4)
         places = ["trend"] + [k for k in ("comparison", "thresholds") if k in card]
@@ -201,10 +246,29 @@ def break_formatting(card: dict[str, Any], check: str, rng: random.Random) -> di
             {"label": "poor", "min": 0, "color": "#dc2626"},
             {"label": "good", "min": 1, "color": "#16a34a"},
         ]
-        if rng.random() < 0.5:
+        how = _pick(["reversed", "repeated label", "equal label objects", "not a list of mins"], rng, variant)
+        if how == "not a list of mins":
+            item = rng.randrange(len(thresholds))
+            kind = rng.choice(["no min", "min null", "min true", "min text", "not an object", "empty", "an object"])
+            if kind == "no min":
+                thresholds[item] = {k: v for k, v in thresholds[item].items() if k != "min"}
+            elif kind == "not an object":
+                thresholds[item] = word(rng, 2)
+            elif kind == "empty":
+                thresholds = []
+            elif kind == "an object":
+                thresholds = {"poor": 0, "good": 1}
+            else:
+                thresholds[item] = {**thresholds[item], "min": {"min null": None, "min true": True}.get(kind, "low")}
+        elif how == "reversed":
             thresholds = list(reversed(thresholds))
-        else:
+        elif how == "repeated label":
             thresholds[-1] = {**thresholds[-1], "label": thresholds[0]["label"]}
+        else:
+            # labels that are equal JSON values, their keys written in another order
+            text, tone = word(rng, 2), rng.choice(["good", "bad", "neutral"])
+            thresholds[0] = {**thresholds[0], "label": {"text": text, "tone": tone}}
+            thresholds[-1] = {**thresholds[-1], "label": {"tone": tone, "text": text}}
         card["thresholds"] = thresholds
     elif check == "sparkline":
         points = card.get("sparkline", {}).get("points", [metric["value"]])[:-1] or [metric["value"]]
@@ -601,7 +665,9 @@ def decode_png(data: bytes) -> tuple[list[str], bytes]:
     kinds = [k for k, _ in chunks]
     if not kinds or kinds[0] != b"IHDR" or kinds[-1] != b"IEND" or b"IDAT" not in kinds:
         return [f"chunks {kinds[:8]} are not IHDR ... IDAT ... IEND"], b""
-    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
+    width, height, depth, color, compression, filtering, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
+    if compression != 0 or filtering != 0:
+        return [f"compression method {compression} and filter method {filtering}: PNG defines only 0"], b""
     channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(color)
     if channels is None or depth != 8 or interlace != 0:
         return [f"only 8-bit, non-interlaced images are checked (depth {depth}, color type {color})"], b""

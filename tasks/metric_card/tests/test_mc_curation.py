@@ -79,17 +79,33 @@ def test_training_extraction_rejects_bad_input(submission, rlgrade_rng):
         extract.extract_training(broken, "out")
     assert str(bad_line) in info.value.message, f"the error should name line {bad_line}: {info.value.message!r}"
 
-    # a line that is JSON but not a scored group: a score that is not a number
-    lines = [json.dumps(g) for g in groups]
-    bad_line = rlgrade_rng.randint(1, len(lines))
-    group = json.loads(lines[bad_line - 1])
-    group["breakdown"][-1][rlgrade_rng.choice(SCORES)] = rlgrade_rng.choice(["high", None, True])
-    lines[bad_line - 1] = json.dumps(group)
-    unscored = f"unscored_{word(rlgrade_rng, 2)}.jsonl"
-    (submission.workdir / unscored).write_text("\n".join(lines) + "\n")
-    with submission.raises("ValueError", match=re.escape(unscored)) as info:
-        extract.extract_training(unscored, "out")
-    assert str(bad_line) in info.value.message, f"the error should name line {bad_line}: {info.value.message!r}"
+    # lines that are JSON but not scored groups
+    faults = ("score not a number", "empty conversation", "no text", "a breakdown short", "a breakdown extra", "no key")
+    for fault in faults:
+        lines = [json.dumps(g) for g in groups]
+        bad_line = rlgrade_rng.randint(1, len(lines))
+        group = json.loads(lines[bad_line - 1])
+        if fault == "score not a number":
+            group["breakdown"][-1][rlgrade_rng.choice(SCORES)] = rlgrade_rng.choice(["high", None, True])
+        elif fault == "empty conversation":
+            group["messages"][rlgrade_rng.randrange(len(group["messages"]))] = []
+        elif fault == "no text":  # an output that is not a string
+            output = group["messages"][rlgrade_rng.randrange(len(group["messages"]))][-1]
+            output["content"] = rlgrade_rng.choice([None, 7, ["text"]])
+        elif fault == "a breakdown short":
+            group["breakdown"].pop(rlgrade_rng.randrange(len(group["breakdown"])))
+        elif fault == "a breakdown extra":
+            group["breakdown"].append(dict(group["breakdown"][0]))
+        else:
+            del group[rlgrade_rng.choice(["context_id", "messages", "breakdown"])]
+        lines[bad_line - 1] = json.dumps(group)
+        unscored = f"unscored_{word(rlgrade_rng, 2)}.jsonl"
+        (submission.workdir / unscored).write_text("\n".join(lines) + "\n")
+        with submission.raises("ValueError", match=re.escape(unscored)) as info:
+            extract.extract_training(unscored, "out")
+        assert str(bad_line) in info.value.message, (
+            f"the error ({fault}) should name line {bad_line}: {info.value.message!r}"
+        )
 
 
 def test_extraction_command_line(submission, rlgrade_rng):
@@ -128,7 +144,8 @@ def _examples(rng, count):
 
 def _inputs_with_duplicates(rng):
     """Two or three example files; some examples repeat (within and across files, some with another
-    score: the conversation is what makes a duplicate)."""
+    score: the conversation is what makes a duplicate; the last file starts with a repeat whose
+    messages have their keys in another order)."""
     pool = _examples(rng, rng.randint(14, 24))
     used, files, rows = [], [], []
     count = rng.randint(2, 3)
@@ -138,7 +155,11 @@ def _inputs_with_duplicates(rng):
             forced = number == count - 1 and slot == 0
             if used and (forced or not pool or rng.random() < 0.3):
                 example = rng.choice(used)
-                chosen.append(dict(example, score=round(rng.random(), 3)) if rng.random() < 0.5 else example)
+                if forced:  # the same messages, their keys written in another order
+                    messages = [dict(reversed(list(m.items()))) for m in example["messages"]]
+                    chosen.append(dict(example, messages=messages))
+                else:
+                    chosen.append(dict(example, score=round(rng.random(), 3)) if rng.random() < 0.5 else example)
             else:
                 used.append(pool.pop())
                 chosen.append(used[-1])
@@ -180,6 +201,10 @@ def test_training_dataset_is_deduplicated_and_split(submission, rlgrade_rng):
     assert read_json(submission, "dataset/dataset_info.json") == want
     assert read_jsonl(submission, "dataset/validation.jsonl") == kept[:cut], "validation.jsonl"
     assert read_jsonl(submission, "dataset/train.jsonl") == kept[cut:], "train.jsonl"
+
+    info = script.build_dataset(paths, "all_train", 0.0, seed)  # 0 is allowed: no validation split
+    assert (info.get("train"), info.get("validation")) == (len(kept), 0), f"val_fraction 0: {info!r}"
+    assert read_jsonl(submission, "all_train/train.jsonl") == kept, "val_fraction 0 puts every example in train"
 
     info = script.build_dataset(paths, "default")
     assert (info.get("seed"), info.get("val_fraction")) == (0, 0.1), f"the defaults are seed 0 and 0.1: {info!r}"
@@ -314,10 +339,11 @@ def test_distribution_command_prints_and_draws(submission, rlgrade_rng):
     assert (submission.workdir / default).is_file(), f"without --output the histogram goes to {default}"
     assert not png_problems(submission.read_bytes(default)), f"{default} is not a valid PNG histogram"
 
-    # other data, the same bins: the histograms differ
+    # other data, the same bins: the histograms differ (only the overall scores, the last of the
+    # histograms, change: the first rollout's 1.0 becomes 0.0, so the image must show them too)
     for group in groups:
         for breakdown in group["breakdown"]:
-            breakdown.update(dict.fromkeys(SCORES, 0.0))
+            breakdown["overall"] = 0.0
     write_jsonl(submission, "zeros/metric_rollouts.jsonl", groups)
     other = image.replace(".png", "_zeros.png")
     result = submission.run_cli(

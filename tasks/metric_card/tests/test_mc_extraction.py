@@ -118,9 +118,21 @@ def with_trailing_commas(draw, value, top=True):
     return opening + ", ".join(items) + trail + closing
 
 
+# A string that holds what a trailing comma looks like outside strings: the repair keeps it.
+COMMA_IN_STRING = st.builds(
+    lambda a, b, close: f'{a} "{b}",{close}',
+    st.text(alphabet="abcdefgh", min_size=1, max_size=6),
+    st.text(alphabet="abcdefgh ", min_size=1, max_size=6),
+    st.sampled_from(["}", "]", " }", "  ]"]),
+)
+
+
 @SETTINGS
-@given(data=st.data(), card=json_objects(), before=st.one_of(st.just(""), PROSE))
-def test_trailing_commas_are_repaired(submission, data, card, before):
+@given(data=st.data(), card=json_objects(), before=st.one_of(st.just(""), PROSE), note=COMMA_IN_STRING)
+def test_trailing_commas_are_repaired(submission, data, card, before, note):
+    """Commas before a closing bracket are dropped outside strings only (every example starts with
+    an empty string and has a string with spaces, escaped quotes and a comma before a bracket)."""
+    card = {"": "", **card, "note": note}
     text = before + " " + data.draw(with_trailing_commas(card))
     _expect(_extract(submission, text), text, True, card, "braces", True)
 

@@ -169,14 +169,15 @@ def test_html_page_shows_every_rollout(submission, processed):
                 )
 
 
-def _expected_groups(run):
+def _expected_groups(run, log=None, context_of=None):
+    """The groups the simulator's log says a run made (``run``'s, or ``log`` with ``context_of``)."""
     groups = []
-    for number, entry in enumerate(run.log):
+    for number, entry in enumerate(run.log if run else log):
         answer = simulator.simulate(entry["request"])
         messages = entry["request"]["messages"]
         groups.append(
             {
-                "context": run.context_of(number),
+                "context": (run.context_of if run else context_of)(number),
                 "messages": [
                     [*messages, {"role": "assistant", "content": c["message"]["content"]}] for c in answer["choices"]
                 ],
@@ -202,12 +203,8 @@ def _check_pick(pick, which, expected, sign):
     assert close(pick.get("overall"), extreme), f"{which}.overall is {pick.get('overall')!r}, expected {extreme}"
 
 
-def test_metrics_file_reports_the_run(submission, processed):
-    assert processed.log, f"no requests in {REQUEST_LOG}"
-    metrics = read_json(submission, processed.metrics)
-    assert isinstance(metrics, dict), f"{processed.metrics} should hold an object"
-    assert processed.returned == metrics, "run_process should return the metrics it wrote"
-    expected = expected_metrics(_expected_groups(processed))
+def _check_metrics(metrics, expected):
+    """A run's metrics against ``expected_metrics`` of the groups the simulator's log implies."""
     for key in ("num_groups", "num_rollouts"):
         assert metrics.get(key) == expected[key], f"{key} is {metrics.get(key)!r}, expected {expected[key]}"
     assert close(metrics.get("percent_valid_json"), expected["percent_valid_json"]), (
@@ -231,10 +228,25 @@ def test_metrics_file_reports_the_run(submission, processed):
     _check_pick(metrics.get("worst"), "worst", expected, -1)
 
 
+def test_metrics_file_reports_the_run(submission, processed):
+    assert processed.log, f"no requests in {REQUEST_LOG}"
+    metrics = read_json(submission, processed.metrics)
+    assert isinstance(metrics, dict), f"{processed.metrics} should hold an object"
+    assert processed.returned == metrics, "run_process should return the metrics it wrote"
+    _check_metrics(metrics, expected_metrics(_expected_groups(processed)))
+
+
 def test_run_process_rejects_bad_settings(submission, rlgrade_rng):
     generator = submission.module("metric_card.metric_card_generator")
+    # the smallest settings allowed are 1
+    smallest = f"small_{word(rlgrade_rng, 2)}/metric_rollouts.jsonl"
+    metrics = generator.run_process(smallest, group_size=1, num_prompts=1, max_token_length=1)
+    counts = (metrics.get("num_groups"), metrics.get("num_rollouts"))
+    assert counts == (1, 1), f"group_size=1, num_prompts=1 make one group of one rollout, got {counts}"
+    assert read_jsonl(submission, REQUEST_LOG)[-1]["request"]["max_tokens"] == 1
     path = f"bad_{word(rlgrade_rng, 2)}/metric_rollouts.jsonl"
-    for settings in ({"group_size": 0}, {"num_prompts": -rlgrade_rng.randint(1, 5)}, {"max_token_length": 0}):
+    below = ({"group_size": 0}, {"num_prompts": 0}, {"num_prompts": -rlgrade_rng.randint(1, 5)})
+    for settings in (*below, {"max_token_length": 0}):
         with submission.raises("ValueError"):
             generator.run_process(path, **settings)
     missing = f"nowhere_{word(rlgrade_rng)}.json"
@@ -267,6 +279,8 @@ def test_cli_process_with_the_seeds_flag(submission):
     assert {e["request"]["model"] for e in log} == {DEFAULT_MODEL}
     assert {e["request"]["seed"] for e in log} == {0}, "the default seed is 0"
     assert {e["request"]["max_tokens"] for e in log} == {DEFAULT_MAX_TOKENS}
+    metrics = read_json(submission, "artifacts/metric_rollouts.metrics.json")
+    _check_metrics(metrics, expected_metrics(_expected_groups(None, log, contexts.__getitem__)))
 
 
 def test_cli_process_takes_its_settings(submission, rlgrade_rng):
@@ -307,6 +321,7 @@ def test_cli_process_takes_its_settings(submission, rlgrade_rng):
         assert [c[-1]["content"] for c in group["messages"]] == [c["message"]["content"] for c in answer["choices"]]
     metrics = read_json(submission, target.replace(".jsonl", ".metrics.json"))
     assert metrics.get("num_rollouts") == num_prompts * group_size
+    _check_metrics(metrics, expected_metrics(_expected_groups(None, log, lambda n: contexts[n % len(contexts)])))
 
 
 def test_cli_process_rejects_bad_input(submission, rlgrade_rng):
@@ -318,7 +333,7 @@ def test_cli_process_rejects_bad_input(submission, rlgrade_rng):
     result = submission.run_cli([*base, "--env.group_size", str(-rlgrade_rng.randint(0, 3))])
     assert result.returncode != 0, "process accepted a group size below 1"
     _no_traceback(result)
-    assert "group_size" in result.stderr, f"the error should name --env.group_size:\n{result.stderr[-2000:]}"
+    assert "--env.group_size" in result.stderr, f"the error should name --env.group_size:\n{result.stderr[-2000:]}"
 
     missing = f"nowhere_{word(rlgrade_rng)}.json"
     result = submission.run_cli([*base, "--env.contexts_path", missing])

@@ -105,8 +105,8 @@ def test_schema_compliance_gives_partial_credit(submission, contexts, rlgrade_rn
 def test_semantic_check(submission, contexts, rlgrade_rng, check):
     """A card that fails one semantic check (on every generated context) loses exactly its share."""
     scoring = _scoring(submission)
-    for context in contexts:
-        card = break_semantic(good_card(context, rlgrade_rng), context, check, rlgrade_rng)
+    for number, context in enumerate(contexts):  # odd numbers: value and change without valid decimals
+        card = break_semantic(good_card(context, rlgrade_rng), context, check, rlgrade_rng, variant=number)
         want = oracle.semantic_quality(card, context)
         assert f"{check}: does not fit the context" in want["reasons"]
         got = scoring.score_semantic_quality(card, context)
@@ -118,8 +118,8 @@ def test_semantic_check(submission, contexts, rlgrade_rng, check):
 @pytest.mark.parametrize("check", FORMATTING_CHECKS)
 def test_formatting_check(submission, contexts, rlgrade_rng, check):
     scoring = _scoring(submission)
-    for context in contexts:
-        card = break_formatting(good_card(context, rlgrade_rng), check, rlgrade_rng)
+    for number, context in enumerate(contexts):  # at least 4 contexts: every way each check fails
+        card = break_formatting(good_card(context, rlgrade_rng), check, rlgrade_rng, variant=number)
         want = oracle.formatting(card)
         assert [r.split(":")[0] for r in want["reasons"]] == [check], (check, want)
         got = scoring.score_formatting(card)
