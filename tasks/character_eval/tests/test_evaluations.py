@@ -149,9 +149,10 @@ def test_malformed_answers_are_retried_then_recorded(submission, rlgrade_rng):
     }
     write_jsonl(submission.workdir / INPUT, conversations)
     write_settings(submission, settings)
+    (submission.workdir / SUMMARY).parent.mkdir(parents=True)  # left by an earlier run: written over
     judge = rlgrade_rng.choice([PRIMARY, FALLBACK])
     result = run(submission, "run_evaluations", ["--input-file", INPUT, "--judge-model", judge])
-    assert_ok(result, "run_evaluations with malformed judge answers")
+    assert_ok(result, "run_evaluations with malformed judge answers (its results folder already there)")
     entries = answered(served(submission, _judge_log(judge)))
     records = _records(submission)
     results = {}

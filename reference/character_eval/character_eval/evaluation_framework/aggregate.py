@@ -19,7 +19,7 @@ def aggregate(records: list[EvaluationRecord], evaluators: list[Any], conversati
     invalid) and their ``mean_score``; ``overall_mean_score`` over every valid result."""
     by_evaluator: dict[str, Any] = {}
     for evaluator in evaluators:
-        mine = [r for r in records if r.evaluator == evaluator.name]
+        mine = [r for r in records if r.evaluator == evaluator.name]  # pragma: no mutate
         valid = [r.result for r in mine if r.result is not None]
         entry: dict[str, Any] = {
             "num_valid": len(valid),

@@ -48,7 +48,7 @@ def start_job(train_file: str | Path, model: str, n_epochs: int = 3, suffix: str
         "suffix": suffix,
         "output_name": getattr(job, "output_name", None),
     }
-    JOBS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    JOBS_FILE.parent.mkdir(parents=True, exist_ok=True)  # pragma: no mutate
     with JOBS_FILE.open("a", encoding="utf-8") as stream:
         stream.write(json.dumps(record) + "\n")
     return record
