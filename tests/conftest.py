@@ -73,5 +73,8 @@ def grade(tmp_path_factory: pytest.TempPathFactory):
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tiers: the fast tests (units, options, properties) run first, the end-to-end gradings
-    (marked ``slow``) after them, so a broken unit fails the run within a minute."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
+    (marked ``slow``) after them, so a broken unit fails the run within a minute, and last the
+    validation of the shipped tasks (marked ``validate`` too: minutes per task)."""
+    items.sort(
+        key=lambda item: (item.get_closest_marker("slow") is not None, item.get_closest_marker("validate") is not None)
+    )
