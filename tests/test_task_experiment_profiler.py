@@ -211,7 +211,11 @@ def test_starter_stays_under_its_cap(grade) -> None:
 @pytest.mark.slow
 def test_submission_without_logging_earns_partial_reward(grade, tmp_path: Path) -> None:
     submission = partial_submission(
-        tmp_path, "storage", "    logging_utils.append_jsonl(folder / RECORDS_FILE, record)\n", "    return None\n"
+        tmp_path,
+        TASK,
+        "storage.py",
+        "    logging_utils.append_jsonl(folder / RECORDS_FILE, record)\n",
+        "    return None\n",
     )
     task = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)
     assert task["reward"] is not None
@@ -227,7 +231,7 @@ def test_submission_without_summarize_earns_partial_reward(grade, tmp_path: Path
     submission = partial_submission(
         tmp_path,
         TASK,
-        "cli",
+        "cli.py",
         "    print(format_table(read_summary(args.directory)))\n    return 0\n",
         "    print('summarize: not implemented', file=sys.stderr)\n    return 1\n",
     )
@@ -272,7 +276,7 @@ def test_rewards_order_solutions_by_how_much_they_do(grade, tmp_path: Path) -> N
     }
     rewards = {}
     for name, (module, old, new) in partials.items():
-        submission = partial_submission(tmp_path / name, TASK, module, old, new)
+        submission = partial_submission(tmp_path / name, TASK, f"{module}.py", old, new)
         rewards[name] = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)["reward"]
     small = rewards.pop("no_geometric_mean")
     assert all(starter_cap(TASK) < reward < small < 1.0 for reward in rewards.values()), (small, rewards)
