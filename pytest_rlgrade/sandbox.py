@@ -401,25 +401,12 @@ class SandboxPool:
         scratch.mkdir(mode=0o777)
         os.chmod(scratch, 0o777)
         (scratch / ".output").mkdir()
-        cgroups = make_cgroups(
-            f"{self.root.name}-{sid}",
-            {"pids": self.limits.processes, "memory": self.limits.memory_mb * 1024 * 1024},
-        )
-        spare = Spare(sid, None, cgroups)
-        ours, theirs = socket.socketpair()
-        spare.control = ours
-        fds = []
+        spare = Spare(sid, None, self.tree_cgroups(sid))
         try:
-            for procs in cgroups.procs:
-                fds.append(os.open(procs, os.O_WRONLY | os.O_CLOEXEC))
-            self.open_tree(sid, stage, scratch, theirs, fds)
+            spare.control = self.open_tree(sid, stage, scratch, spare.cgroups)
         except BaseException:
             self._release(spare)
             raise
-        finally:
-            theirs.close()
-            for fd in fds:
-                os.close(fd)
         self.spare = spare
 
     def retire_spare(self) -> None:
@@ -439,13 +426,35 @@ class SandboxPool:
         shutil.rmtree(self.stage / spare.sid, ignore_errors=True)
         shutil.rmtree(self.scratch / spare.sid, ignore_errors=True)
 
-    def open_tree(self, sid: str, stage: Path, scratch: Path, control: socket.socket, cgroup_fds: list[int]) -> None:
-        self.events.pop(sid, None)
-        self._request(
-            {"op": "open", "sid": sid, "stage": str(stage), "scratch": str(scratch)},
-            [control.fileno(), *cgroup_fds],
-            wanted="opened",
+    def tree_cgroups(self, sid: str) -> SandboxCgroups:
+        """The cgroups of one submission's tree (its process count and memory ceiling)."""
+        return make_cgroups(
+            f"{self.root.name}-{sid}",
+            {"pids": self.limits.processes, "memory": self.limits.memory_mb * 1024 * 1024},
         )
+
+    def open_tree(self, sid: str, stage: Path, scratch: Path, cgroups: SandboxCgroups | None) -> socket.socket:
+        """Fork one submission's tree, which joins ``cgroups``; the supervisor's end of its
+        control channel (the tree says ``ready`` on it once confined)."""
+        ours, theirs = socket.socketpair()
+        fds: list[int] = []
+        try:
+            for procs in cgroups.procs if cgroups is not None else []:
+                fds.append(os.open(procs, os.O_WRONLY | os.O_CLOEXEC))
+            self.events.pop(sid, None)
+            self._request(
+                {"op": "open", "sid": sid, "stage": str(stage), "scratch": str(scratch)},
+                [theirs.fileno(), *fds],
+                wanted="opened",
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+            for fd in fds:
+                os.close(fd)
+        return ours
 
     def kill_tree(self, sid: str) -> None:
         if self.process is None or not self.ready:
@@ -576,24 +585,8 @@ class Sandbox:
 
     def _open(self) -> None:
         if self.cgroups is None:
-            self.cgroups = make_cgroups(
-                f"{self.pool.root.name}-{self.sid}",
-                {"pids": self.limits.processes, "memory": self.limits.memory_mb * 1024 * 1024},
-            )
-        ours, theirs = socket.socketpair()
-        fds = []
-        try:
-            for procs in self.cgroups.procs:
-                fds.append(os.open(procs, os.O_WRONLY | os.O_CLOEXEC))
-            self.pool.open_tree(self.sid, self.submission_dir, self.scratch, theirs, fds)
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-            for fd in fds:
-                os.close(fd)
-        self.control = ours
+            self.cgroups = self.pool.tree_cgroups(self.sid)
+        self.control = self.pool.open_tree(self.sid, self.submission_dir, self.scratch, self.cgroups)
         self.exits.clear()
 
     def ensure_ready(self) -> None:
