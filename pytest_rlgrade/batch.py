@@ -55,6 +55,7 @@ class BatchSession:
     seed: int | None
     min_reward: float | None
     isolation: str
+    run_all: bool = False
     rows: list[dict[str, Any]] = field(default_factory=list)
     status: int = OK
     started: float = field(default_factory=time.monotonic)
@@ -119,6 +120,7 @@ class BatchSession:
             seed=settings.seed if settings.seed_given else None,
             min_reward=settings.min_reward,
             isolation=settings.isolation,
+            run_all=bool(config.getoption("rlgrade_run_all")),
         )
 
     # -- the run ---------------------------------------------------------------------------------
@@ -140,7 +142,12 @@ class BatchSession:
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         total = len(self.submissions)
         with Grader(
-            self.root, tasks=[self.task], workers=self.workers, seed=self.seed, isolation=self.isolation
+            self.root,
+            tasks=[self.task],
+            workers=self.workers,
+            seed=self.seed,
+            isolation=self.isolation,
+            run_all=self.run_all,
         ) as grader:
             done = 0
             batch = self.report_dir / "batch.jsonl"

@@ -52,6 +52,7 @@ class Job:
     time_limit: float
     isolation: str = "sandbox"
     label: str = ""
+    run_all: bool = False
 
     def message(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class Job:
             "seed": self.seed,
             "time_limit": self.time_limit,
             "isolation": self.isolation,
+            "run_all": self.run_all,
         }
 
 
@@ -451,6 +453,8 @@ class Grader:
     :param backend: where gradings run: ``local`` (default) or ``ray``.
     :param address: for ``ray``: the cluster's address (default: start a local one).
     :param isolation: ``sandbox`` (default) or ``none`` (debugging trusted code only).
+    :param run_all: run every test even after a gate fails (the reward is 0 either way; by
+        default the rest are skipped, reported ``not_run``), as ``--rlgrade-run-all``.
     """
 
     root: str | os.PathLike[str] | None = None
@@ -460,6 +464,7 @@ class Grader:
     backend: str = "local"
     address: str | None = None
     isolation: str = "sandbox"
+    run_all: bool = False
     _backend: Backend | None = field(default=None, init=False, repr=False)
     _tasks: dict[str, Task] = field(default_factory=dict, init=False, repr=False)
     _scratch: Path | None = field(default=None, init=False, repr=False)
@@ -547,7 +552,7 @@ class Grader:
             label = os.fspath(submission)
             path = str(self.repository / label / task) if label in SHIPPED else str(Path(label).resolve())
             folder = None
-        job = Job(index, path, task, instance, seed, time_limit, self.isolation, label)
+        job = Job(index, path, task, instance, seed, time_limit, self.isolation, label, self.run_all)
         return _Prepared(job, folder=folder)
 
     def _check(self, task: str) -> None:

@@ -45,6 +45,8 @@ def pytest_args(root: Path, job: dict[str, Any], report: Path) -> list[str]:
         "no:cacheprovider",
         "-q",
     ]
+    if job.get("run_all"):
+        args.append("--rlgrade-run-all")
     return args
 
 
@@ -127,7 +129,7 @@ class Worker:
         self.pools: dict[str, Any] = {}
         self.scratch = Path(tempfile.mkdtemp(prefix="rlgrade-worker-"))
         self.jobs = 0
-        self.prepared: dict[tuple[str, str | None, str], Prepared | None] = {}
+        self.prepared: dict[tuple[str, str | None, str, bool], Prepared | None] = {}
 
     def send(self, message: dict[str, Any]) -> None:
         self.out.write(json.dumps(message) + "\n")
@@ -192,7 +194,7 @@ class Worker:
         return ids
 
     def prepare(self, job: dict[str, Any]) -> Prepared | None:
-        key = (job["task"], job.get("instance"), job.get("isolation", "sandbox"))
+        key = (job["task"], job.get("instance"), job.get("isolation", "sandbox"), bool(job.get("run_all")))
         if key not in self.prepared:
             placeholder = self.scratch / "placeholder" / str(len(self.prepared))
             placeholder.mkdir(parents=True)

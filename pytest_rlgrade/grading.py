@@ -68,6 +68,7 @@ class TaskState:
     flags: set[str] = field(default_factory=set)
     error: str | None = None
     reason: str | None = None  # the submission earns nothing without its tests running
+    gate_failed: str | None = None  # the first gate that did not pass: the rest are not run
     sandbox: Sandbox | None = None
     started: float | None = None
     finished: float | None = None
@@ -89,6 +90,15 @@ class TaskState:
             self.scratch = Path(tempfile.mkdtemp(prefix=f"rlgrade-{self.task.name}-"))
             copy_public(self.task, self.scratch / "public")
         return self.scratch
+
+    def not_run(self, run_all: bool) -> str | None:
+        """Why the next test is not run, if it is not: the submission has no package, or a gate
+        already failed (the reward is 0 whatever the rest do; ``--rlgrade-run-all`` runs them)."""
+        if self.reason is not None:
+            return f"not run: {self.reason}"
+        if self.gate_failed is not None and not run_all:
+            return f"not run: the gate {self.gate_failed} did not pass"
+        return None
 
     def fault(self, kind: str) -> None:
         self.flags.add(kind)
@@ -173,6 +183,9 @@ class GradingSession:
         except (ManifestError, SubmissionPathError) as exc:
             raise pytest.UsageError(str(exc)) from None
         self.states = {name: TaskState(task, roots[name]) for name, task in tasks.items()}
+        # After a failed gate the other tests are skipped, unless asked; under pytest-xdist every
+        # test runs (its workers cannot see each other's gates).
+        self.run_all = bool(config.getoption("rlgrade_run_all", False)) or role is not Role.SINGLE
         for name, state in self.states.items():
             try:
                 rows = load_instances(state.task)
@@ -258,7 +271,15 @@ class GradingSession:
             )
         if dropped:
             config.hook.pytest_deselected(items=dropped)
-            items[:] = kept
+        # Gates run first (the report keeps the collection's order): once one fails, the reward
+        # is settled and the rest need not run.
+        kept.sort(key=lambda item: not self._is_gate(item))
+        items[:] = kept
+
+    def _is_gate(self, item: pytest.Item) -> bool:
+        state = self.task_of(Path(item.path))
+        record = state.tests.get(item.nodeid) if state is not None else None
+        return record is not None and record.gate
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         graded = [item.nodeid for item in items if self.task_of(Path(item.path)) is not None]
@@ -322,6 +343,7 @@ class GradingSession:
             self._check_package(state)
             state.metrics, state.metric_sources, state.test_metrics, state.faults = {}, {}, {}, {}
             state.sandbox = state.budget = state.scratch = state.started = state.finished = None
+            state.gate_failed = None
             state.workdirs = 0
             for nodeid, record in list(state.tests.items()):
                 state.tests[nodeid] = TestRecord(
@@ -424,8 +446,9 @@ class GradingSession:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         state = self.task_of(Path(item.path))
-        if state is not None and state.reason is not None:
-            pytest.skip(f"not run: {state.reason}")
+        why = state.not_run(self.run_all) if state is not None else None
+        if why is not None:
+            pytest.skip(why)
 
     # -- annotating reports (where tests run) ------------------------------------------------------
 
@@ -436,6 +459,9 @@ class GradingSession:
         record = state.tests.get(item.nodeid) if state is not None else None
         if state is None or record is None:
             return report
+        not_run = state.not_run(self.run_all) if report.when == "setup" else None
+        if record.gate and (report.failed or report.skipped) and state.gate_failed is None:
+            state.gate_failed = record.test_id
         message = None
         if report.longrepr is not None:
             message = state.scrub_paths(printable(_message_of(report)))
@@ -465,9 +491,7 @@ class GradingSession:
                     "hidden": record.hidden,
                     "fault": state.faults.get(item.nodeid),
                     "message": message,
-                    "not_run": f"not run: {state.reason}"
-                    if state.reason is not None and report.when == "setup"
-                    else None,
+                    "not_run": not_run,
                     "metrics": dict(state.test_metrics.get(item.nodeid, {})),
                     "flags": sorted(state.flags),
                     "error": state.error,

@@ -109,6 +109,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seed for generated test data (default: drawn fresh and written in the report)",
     )
     group.addoption("--isolation", dest="rlgrade_isolation", default=None, metavar="MODE", help=HELP_ISOLATION)
+    group.addoption(
+        "--rlgrade-run-all",
+        dest="rlgrade_run_all",
+        action="store_true",
+        default=False,
+        help="run every test even after a gate fails (the reward is 0 either way; the default skips the rest)",
+    )
     group.addoption("--rlgrade-root", dest="rlgrade_root", default=None, metavar="DIR", help=HELP_ROOT)
     parser.addini("rlgrade_report", HELP_REPORT, default="")
     parser.addini("rlgrade_isolation", HELP_ISOLATION, default="")
@@ -125,6 +132,7 @@ def _grading_options_without_submission(config: pytest.Config) -> list[str]:
         "rlgrade_seed": "--rlgrade-seed",
         "rlgrade_isolation": "--isolation",
         "rlgrade_root": "--rlgrade-root",
+        "rlgrade_run_all": "--rlgrade-run-all",
     }
     return [flag for dest, flag in names.items() if config.getoption(dest)]
 
@@ -280,6 +288,7 @@ def _hypothesis_profile(config: pytest.Config, seed: int) -> None:
     from hypothesis import HealthCheck, Phase, core, settings
 
     config.stash[hypothesis_key] = (settings.get_current_profile_name(), core.global_force_seed)
+    verbose = config.option.verbose > 0
     settings.register_profile(
         "rlgrade",
         database=None,
@@ -287,8 +296,10 @@ def _hypothesis_profile(config: pytest.Config, seed: int) -> None:
         print_blob=False,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         # The explain phase reruns a failing test many times to annotate it (seconds of sandbox
-        # calls per failure) and imports libcst, which warns; a grade needs neither.
-        phases=[p for p in Phase if p is not Phase.explain],
+        # calls per failure) and imports libcst, which warns; a grade needs neither. Shrinking a
+        # failure to its smallest example costs as much again and changes no outcome: only a
+        # person asking for detail (-v) gets it.
+        phases=[p for p in Phase if p is not Phase.explain and (p is not Phase.shrink or verbose)],
     )
     settings.load_profile("rlgrade")
     if config.getoption("hypothesis_seed", None) is None:

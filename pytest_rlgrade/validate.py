@@ -127,7 +127,8 @@ class Engine:
     ``engine`` is ``grader`` (``pytest_rlgrade.Grader``, ``workers`` processes, warm between
     gradings), ``cli`` (``python -m pytest --submission=...`` from ``root``, ``workers`` at a time)
     or ``auto`` (the first when the package has it). The environment variable
-    ``RLGRADE_VALIDATE_ENGINE`` overrides ``auto``.
+    ``RLGRADE_VALIDATE_ENGINE`` overrides ``auto``. Every test runs, even after a failed gate
+    (``--rlgrade-run-all``): a test that passes without the submission shows only that way.
     """
 
     def __init__(self, root: Path, task: Task, workers: int = DEFAULT_WORKERS, engine: str = "auto") -> None:
@@ -177,7 +178,7 @@ class Engine:
             from pytest_rlgrade import Grader
 
             self._grader = self._stack.enter_context(
-                Grader(root=self.root, tasks=[self.task.name], workers=self.workers)
+                Grader(root=self.root, tasks=[self.task.name], workers=self.workers, run_all=True)
             )
         results: list[Graded | None] = [None] * len(jobs)
         by_seed: dict[int, list[int]] = {}
@@ -203,6 +204,7 @@ class Engine:
                 f"--rlgrade-report={report}",
                 f"--rootdir={self.root}",
                 "--import-mode=importlib",
+                "--rlgrade-run-all",
                 "-q",
                 "-p",
                 "no:cacheprovider",

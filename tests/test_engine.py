@@ -298,3 +298,21 @@ def test_batch_cli_writes_a_report_per_submission_and_batch_jsonl(tmp_path: Path
         assert data["seed"] == 4
     assert "1 of 2 below --min-reward 0.5" in done.stdout
     assert "[2/2] reward" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run_all", [False, True])
+def test_a_failed_gate_settles_the_grading_unless_run_all(run_all: bool) -> None:
+    """A rollout broken at import fails the gate that imports it: the rest are not run (the
+    reward is 0 whatever they do), unless the grader is asked to run every test."""
+    package = ROOT / "starter" / "metric_tracker" / "metric_tracker"
+    files = {f"metric_tracker/{p.name}": p.read_text() for p in package.glob("*.py")}
+    files["metric_tracker/__init__.py"] = "raise RuntimeError('broken at import')\n"
+    with Grader(ROOT, tasks=["metric_tracker"], workers=1, seed=3, run_all=run_all) as grader:
+        report = grader.grade(files, task="metric_tracker")
+    (task,) = report.tasks
+    assert report.reward == 0.0
+    gates = [t for t in task.tests if t.gate]
+    assert gates and all(t.outcome == "failed" for t in gates)
+    rest = {t.outcome for t in task.tests if not t.gate}
+    assert rest == ({"failed"} if run_all else {"not_run"})

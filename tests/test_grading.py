@@ -236,6 +236,41 @@ def test_gate_zeroes_the_task(project: pytest.Pytester) -> None:
     assert task["reward"] == 0.0
 
 
+@pytest.mark.parametrize("isolation", ["sandbox", "none"])
+def test_after_a_failed_gate_the_rest_are_not_run(project: pytest.Pytester, isolation: str) -> None:
+    """The reward is settled once a gate fails: the gate runs first and the other tests are
+    reported not_run, naming it; --rlgrade-run-all runs them all, for the same reward. The report
+    keeps the collection's order either way."""
+    manifest = project.path / "tasks" / "calc" / "task.yaml"
+    manifest.write_text(MANIFEST.replace("  metrics:", '  gates: ["test_calc.py::test_sub"]\n  metrics:'))
+    result, report = grade(project, "--submission=starter", f"--isolation={isolation}", "-v")
+    assert report is not None
+    (task,) = report["tasks"]
+    ran = [line.split("::")[1].split()[0] for line in result.outlines if "test_calc.py::" in line and "%]" in line]
+    assert ran[0] == "test_sub", result.stdout.str()
+    assert outcomes(task) == {
+        "test_add": "not_run",
+        "test_sub": "failed",
+        "test_mul": "not_run",
+        "test_div_by_zero": "not_run",
+        "test_accuracy": "not_run",
+    }
+    skipped = {t["message"] for t in task["tests"] if t["outcome"] == "not_run" and "div" not in t["node_id"]}
+    assert skipped == {"not run: the gate test_calc.py::test_sub did not pass"}  # (a hidden test's is withheld)
+    assert task["reward"] == 0.0 and task["reason"] is None
+
+    _, everything = grade(project, "--submission=starter", f"--isolation={isolation}", "--rlgrade-run-all")
+    assert everything is not None
+    (task,) = everything["tasks"]
+    assert list(outcomes(task)) == ["test_add", "test_sub", "test_mul", "test_div_by_zero", "test_accuracy"]
+    assert outcomes(task)["test_add"] == "passed" and outcomes(task)["test_sub"] == "failed"
+    assert task["reward"] == 0.0
+
+    # A gate that passes holds nothing back.
+    _, passing = grade(project, "--submission=reference", f"--isolation={isolation}")
+    assert passing is not None and passing["reward"] == 1.0
+
+
 def test_deselection_is_refused_and_leaves_no_report(project: pytest.Pytester) -> None:
     """Issue #8: a deselected test left unrun still produced a number (0.51 for a correct
     solution). Now the run is refused, and the report path holds nothing."""
