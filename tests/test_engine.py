@@ -313,6 +313,7 @@ def test_a_failed_gate_settles_the_grading_unless_run_all(run_all: bool) -> None
     (task,) = report.tasks
     assert report.reward == 0.0
     gates = [t for t in task.tests if t.gate]
-    assert gates and all(t.outcome == "failed" for t in gates)
+    assert gates
+    assert all(t.outcome == "failed" for t in gates)
     rest = {t.outcome for t in task.tests if not t.gate}
     assert rest == ({"failed"} if run_all else {"not_run"})

@@ -257,18 +257,21 @@ def test_after_a_failed_gate_the_rest_are_not_run(project: pytest.Pytester, isol
     }
     skipped = {t["message"] for t in task["tests"] if t["outcome"] == "not_run" and "div" not in t["node_id"]}
     assert skipped == {"not run: the gate test_calc.py::test_sub did not pass"}  # (a hidden test's is withheld)
-    assert task["reward"] == 0.0 and task["reason"] is None
+    assert task["reward"] == 0.0
+    assert task["reason"] is None
 
     _, everything = grade(project, "--submission=starter", f"--isolation={isolation}", "--rlgrade-run-all")
     assert everything is not None
     (task,) = everything["tasks"]
     assert list(outcomes(task)) == ["test_add", "test_sub", "test_mul", "test_div_by_zero", "test_accuracy"]
-    assert outcomes(task)["test_add"] == "passed" and outcomes(task)["test_sub"] == "failed"
+    assert outcomes(task)["test_add"] == "passed"
+    assert outcomes(task)["test_sub"] == "failed"
     assert task["reward"] == 0.0
 
     # A gate that passes holds nothing back.
     _, passing = grade(project, "--submission=reference", f"--isolation={isolation}")
-    assert passing is not None and passing["reward"] == 1.0
+    assert passing is not None
+    assert passing["reward"] == 1.0
 
 
 def test_deselection_is_refused_and_leaves_no_report(project: pytest.Pytester) -> None:
