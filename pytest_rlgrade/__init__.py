@@ -24,7 +24,7 @@ from .errors import (
     SubmissionTimeout,
     TaskError,
 )
-from .trusted import load_trusted
+from .trusted import load_trusted, memo
 
 if TYPE_CHECKING:
     from .engine import Backend, Grader, GraderError, grade, load_report
@@ -73,4 +73,5 @@ __all__ = [
     "grade",
     "load_report",
     "load_trusted",
+    "memo",
 ]

@@ -15,6 +15,8 @@ import math
 import random
 from typing import Any
 
+from pytest_rlgrade import memo
+
 from .analysis import EVENTS, FUNNEL_STEPS, Analysis, severity
 
 NAMED_SCENARIOS: dict[str, dict[str, str]] = {
@@ -271,6 +273,7 @@ def _check(analysis: Analysis, plan: list[dict[str, Any]]) -> list[dict[str, Any
     return found
 
 
+@memo  # deterministic: the rollouts of one seed share each dataset (made once per warm grader)
 def generate_dataset(config: dict[str, Any]) -> dict[str, Any]:
     """``{"config", "daily", "hourly", "labels", "plan"}`` for a reset config (deterministic)."""
     config = {
