@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from experiment_profiler_oracle import aggregate, assert_aggregate, is_number, score, trusted_metrics
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 STOP_REASONS = st.sampled_from(["end_turn", "stop_sequence", "max_tokens", "refusal", "tool_use", "pause_turn", None])
@@ -17,9 +17,9 @@ WORDS = st.text(
     max_size=8,
 )
 SEPARATORS = st.sampled_from([" ", ", ", ". ", "\n", " - "])
-# No explain phase: it re-runs a failing test about a hundred times to annotate the report, which
-# costs seconds per failing test (each run is a call into the sandbox) and changes no outcome.
-PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]
+# The phases are the grading profile's: no explain phase (it re-runs a failing test about a
+# hundred times to annotate the report, each run a call into the sandbox), and shrinking only
+# under -v; neither changes an outcome.
 
 
 @st.composite
@@ -39,7 +39,7 @@ def responses(draw):
     return text, list(facts), draw(STOP_REASONS)
 
 
-@settings(max_examples=60, deadline=None, phases=PHASES)
+@settings(max_examples=60, deadline=None)
 @given(case=responses())
 def test_score_response_matches_the_definitions(submission, case):
     text, facts, stop_reason = case
@@ -67,7 +67,7 @@ SCORES = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=60, deadline=None, phases=PHASES)
+@settings(max_examples=60, deadline=None)
 @given(scores=st.lists(SCORES, max_size=40))
 def test_aggregate_matches_the_definitions(submission, scores):
     metrics = submission.module("experiment_profiler.metrics")
