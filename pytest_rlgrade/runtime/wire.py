@@ -69,8 +69,11 @@ def encode(value: Any, convert: Callable[[Any], Any]) -> Any:
         kind = type(item)
         if kind in _ATOMS:
             return item
+        # Atoms are taken as they are without a call per value (a test's dataset is mostly
+        # atoms in lists of flat dicts); below the depth limit, as walk would.
+        atoms = _ATOMS if depth < MAX_DEPTH else ()
         if kind is list:
-            return [walk(v, depth + 1) for v in item]
+            return [v if type(v) in atoms else walk(v, depth + 1) for v in item]
         if kind is tuple:
             return {TUPLE: [walk(v, depth + 1) for v in item]}
         if kind is set or kind is frozenset:
@@ -80,7 +83,7 @@ def encode(value: Any, convert: Callable[[Any], Any]) -> Any:
             return {BYTES: base64.b64encode(item).decode("ascii")}
         elif kind is dict:
             if all(type(k) is str and not k.startswith("$") for k in item):
-                return {k: walk(v, depth + 1) for k, v in item.items()}
+                return {k: v if type(v) in atoms else walk(v, depth + 1) for k, v in item.items()}
             if all(_hashable(k) for k in item):
                 if all(type(k) is str for k in item):
                     return {DICT: [[k, walk(v, depth + 1)] for k, v in item.items()]}
@@ -111,8 +114,9 @@ def decode(data: Any, make_handle: Callable[[int, str], Any]) -> Any:
         kind = type(item)
         if kind in _ATOMS:
             return item
+        atoms = _ATOMS if depth < MAX_DEPTH else ()  # as in encode
         if kind is list:
-            return [walk(v, depth + 1) for v in item]
+            return [v if type(v) in atoms else walk(v, depth + 1) for v in item]
         if kind is not dict:
             raise WireError(f"unexpected {kind.__name__}")
         if len(item) == 1 and next(iter(item)) in _TAGS:
@@ -143,7 +147,7 @@ def decode(data: Any, make_handle: Callable[[int, str], Any]) -> Any:
             return make_handle(ident, type_name)
         if any(k.startswith("$") for k in item):
             raise WireError("an untagged key starting with '$'")
-        return {k: walk(v, depth + 1) for k, v in item.items()}
+        return {k: v if type(v) in atoms else walk(v, depth + 1) for k, v in item.items()}
 
     return walk(data, 0)
 
