@@ -692,3 +692,56 @@ def test_run_cli_passes_stdin_and_environment(project: pytest.Pytester, isolatio
         ],
         "passed",
     ), result.stdout.str()
+
+
+EACH_TESTS = """\
+def test_each_call_in_one_round_trip(submission):
+    calc = submission.module("calc")
+    assert calc.add.each([(1, 2), [3, 4], (-1, 1)]) == [3, 7, 0]
+    assert submission.call_each(calc, "mul", [(2, 5)]) == [10]
+    assert calc.add.each([]) == []
+
+
+def test_the_first_exception_stops_the_rest(submission):
+    calc = submission.module("calc")
+    with submission.raises("ZeroDivisionError"):
+        calc.div.each([(4, 2), (1, 0), (9, 3)])
+    assert calc.calls.each([()]) == [["div", "div"]]  # (9, 3) was never called
+
+
+def test_arguments_that_are_not_lists_are_refused(submission):
+    calc = submission.module("calc")
+    with pytest.raises(TypeError):
+        calc.add.each([1, 2])
+"""
+
+EACH_MODULE = """\
+CALLED = []
+
+def add(a, b):
+    return a + b
+
+def mul(a, b):
+    return a * b
+
+def div(a, b):
+    CALLED.append("div")
+    return a / b
+
+def calls():
+    return CALLED
+"""
+
+
+@pytest.mark.parametrize("isolation", ["sandbox", "none"])
+def test_call_each_runs_every_call_in_order(project: pytest.Pytester, isolation: str) -> None:
+    """``submission.call_each`` / ``handle.method.each``: many calls, one round trip, the results
+    in order, and the first exception raised as a single call raises it."""
+    (project.path / "tasks/calc/tests/test_calc.py").write_text("import pytest\n\n\n" + EACH_TESTS)
+    (project.path / "tasks/calc/task.yaml").write_text(
+        "name: calc\npackage: calc\nlimits: {call_timeout: 5, test_timeout: 20, task_timeout: 60}\n"
+    )
+    (project.path / "reference/calc/calc/__init__.py").write_text(EACH_MODULE)
+    result, report = grade(project, "--submission=reference", f"--isolation={isolation}")
+    assert report is not None, result.stdout.str()
+    assert set(outcomes(report["tasks"][0]).values()) == {"passed"}, result.stdout.str()

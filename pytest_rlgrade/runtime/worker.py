@@ -69,7 +69,9 @@ class Server:
 
     Requests: ``{"op": "import", "module"}``, ``{"op": "call", "target", "attr", "args",
     "kwargs"}``, ``{"op": "getattr", "target", "attr"}``, ``{"op": "instance", ...}`` (as call,
-    but the result is always a handle). Answers: ``{"ok": value}`` or ``{"raised": info}``.
+    but the result is always a handle), ``{"op": "call_each", "target", "attr", "calls"}`` (one
+    call per list of arguments, in order; the results as a list, or the first exception).
+    Answers: ``{"ok": value}`` or ``{"raised": info}``.
     """
 
     def __init__(self) -> None:
@@ -126,6 +128,12 @@ class Server:
                 value = getattr(target, attr)(*args, **kwargs)
                 if op == "instance":
                     return {"ok": self._handle(value)}
+            elif op == "call_each":
+                calls = wire.decode(request.get("calls", []), self._lookup)
+                if type(calls) is not list or not all(type(args) is list for args in calls):
+                    raise TypeError("call_each takes a list of argument lists")
+                function = getattr(target, attr)
+                value = [function(*args) for args in calls]
             else:
                 raise ValueError(f"unknown op {op!r}")
             return {"ok": wire.encode(value, self._convert)}
