@@ -1,6 +1,7 @@
 """Helpers of the shipped tasks' end-to-end tests (``tests/test_task_*.py``): a task's starter
-cap, the tests a graded task failed, and a copy of the reference with one change (the partial
-solutions whose rewards those tests order). Importable because ``pythonpath`` holds ``tests``."""
+cap, the tests a graded task failed, what the reference's and the starter's gradings must show,
+and a copy of the reference with one change (the partial solutions whose rewards those tests
+order). Importable because ``pythonpath`` holds ``tests``."""
 
 from __future__ import annotations
 
@@ -36,3 +37,23 @@ def partial_submission(tmp_path: Path, task: str, module: str, old: str, new: st
     assert source.count(old) == 1, f"{old!r} not found once in the reference's {module}"
     path.write_text(source.replace(old, new))
     return folder
+
+
+def assert_full_reward(graded: Any, task: str, at_least: int) -> None:
+    """The reference's grading: exit 0, reward 1.0 with every test passed (at least
+    ``at_least`` of them), no flag, and every metric's full credit."""
+    assert graded.exit_code == 0, graded.output[-3000:]
+    report = graded.task(task)
+    assert report["reward"] == 1.0, failed_tests(report)
+    assert report["flags"] == []
+    assert report["counts"]["passed"] == report["counts"]["total"] >= at_least
+    assert [m["credit"] for m in report["metrics"]] == [1.0] * len(report["metrics"])
+
+
+def assert_within_cap(graded: Any, task: str, gate: str) -> None:
+    """The starter's grading: a reward at most the task's cap, with the ``gate`` passed (the
+    starter imports: it earns little because it does little, not because it is broken)."""
+    report = graded.task(task)
+    assert report["reward"] is not None, graded.output[-3000:]
+    assert report["reward"] <= starter_cap(task)
+    assert gate not in failed_tests(report), f"the starter must pass {gate}"

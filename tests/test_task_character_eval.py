@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from shipped import failed_tests, partial_submission, starter_cap
+from shipped import assert_full_reward, assert_within_cap, failed_tests, partial_submission, starter_cap
 
 from pytest_rlgrade import load_trusted
 
@@ -228,22 +228,12 @@ def test_hidden_labels_agree_with_the_judge_on_correct_transcripts() -> None:
 
 @pytest.mark.slow
 def test_reference_earns_full_reward(grade) -> None:
-    graded = grade("reference", TASK, "--min-reward=1.0", f"--rlgrade-seed={SEED}")
-    assert graded.exit_code == 0, graded.output[-3000:]
-    task = graded.task(TASK)
-    assert task["reward"] == 1.0, failed_tests(task)
-    assert task["flags"] == []
-    assert task["counts"]["passed"] == task["counts"]["total"] >= 30
-    assert [m["credit"] for m in task["metrics"]] == [1.0]
+    assert_full_reward(grade("reference", TASK, "--min-reward=1.0", f"--rlgrade-seed={SEED}"), TASK, at_least=30)
 
 
 @pytest.mark.slow
 def test_starter_stays_under_its_cap(grade) -> None:
-    graded = grade("starter", TASK, f"--rlgrade-seed={SEED}")
-    task = graded.task(TASK)
-    assert task["reward"] is not None, graded.output[-3000:]
-    assert task["reward"] <= starter_cap(TASK)
-    assert "test_package.py::test_imports" not in failed_tests(task), "the starter must import"
+    assert_within_cap(grade("starter", TASK, f"--rlgrade-seed={SEED}"), TASK, gate="test_package.py::test_imports")
 
 
 @pytest.mark.slow

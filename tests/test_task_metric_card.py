@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from shipped import copy_reference, failed_tests, starter_cap
+from shipped import assert_full_reward, assert_within_cap, copy_reference, failed_tests, starter_cap
 
 from pytest_rlgrade import load_trusted
 
@@ -214,22 +214,12 @@ def replace_function(source: str, name: str, replacement: str) -> str:
 
 @pytest.mark.slow
 def test_reference_earns_full_reward(grade) -> None:
-    graded = grade("reference", TASK, "--min-reward=1.0", f"--rlgrade-seed={SEED}")
-    assert graded.exit_code == 0, graded.output[-3000:]
-    task = graded.task(TASK)
-    assert task["reward"] == 1.0, failed_tests(task)
-    assert task["flags"] == []
-    assert task["counts"]["passed"] == task["counts"]["total"] >= 50
-    assert [m["credit"] for m in task["metrics"]] == [1.0]
+    assert_full_reward(grade("reference", TASK, "--min-reward=1.0", f"--rlgrade-seed={SEED}"), TASK, at_least=50)
 
 
 @pytest.mark.slow
 def test_starter_stays_under_its_cap(grade) -> None:
-    graded = grade("starter", TASK, f"--rlgrade-seed={SEED}")
-    task = graded.task(TASK)
-    assert task["reward"] is not None, graded.output[-3000:]
-    assert task["reward"] <= starter_cap(TASK)
-    assert "test_mc_package.py::test_imports" not in failed_tests(task), "the starter must import"
+    assert_within_cap(grade("starter", TASK, f"--rlgrade-seed={SEED}"), TASK, gate="test_mc_package.py::test_imports")
 
 
 @pytest.mark.slow
