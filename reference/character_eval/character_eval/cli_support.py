@@ -52,7 +52,7 @@ def run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPars
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1  # pragma: no mutate
     except Exception as exc:
-        if type(exc).__module__.split(".")[0] not in SDKS:
+        if type(exc).__module__.split(".")[0] not in SDKS:  # pragma: no mutate - SDK errors say module "anthropic" etc.
             raise
         print(f"{parser.prog}: error: the API call failed: {exc}", file=sys.stderr)
         return 1  # pragma: no mutate

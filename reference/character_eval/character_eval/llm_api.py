@@ -85,8 +85,11 @@ def _call_anthropic(
     if schema is not None:
         params["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
     message = _client("anthropic").messages.create(**params)
-    text = "".join(block.text for block in message.content if block.type == "text")
-    thinking = "".join(block.thinking for block in message.content if block.type == "thinking") or None
+    text = "".join(block.text for block in message.content if block.type == "text")  # pragma: no mutate
+    thinking = (
+        "".join(block.thinking for block in message.content if block.type == "thinking")  # pragma: no mutate
+        or None
+    )
     return text, thinking
 
 

@@ -47,7 +47,7 @@ class Context(_Model):
 
 class Turn(_Model):
     role: Literal["assistant", "user"]
-    content: str = Field(min_length=1)
+    content: str = Field(min_length=1)  # pragma: no mutate - whether an empty turn is valid is left open
     model: str
 
 

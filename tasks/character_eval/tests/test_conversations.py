@@ -54,11 +54,13 @@ def _args(assistant, user, conversations, turns, assistant_model=PRIMARY, user_m
     ]  # fmt: skip
 
 
-def _generate(submission, rng, turns, assistant_model=PRIMARY, wanted=None):
+def _generate(submission, rng, turns, assistant_model=PRIMARY, wanted=None, folder_exists=False):
     """Conversations of ``turns`` turns for the first ``wanted`` contexts (``"all"`` of them; by
-    default a random number of them)."""
+    default a random number of them); with ``folder_exists``, the output's folder is there already."""
     count = rng.randint(2, 4)
     contexts, assistant, user = _setup(submission, rng, count)
+    if folder_exists:
+        (submission.workdir / OUTPUT).parent.mkdir(parents=True)
     if wanted == "all":
         wanted = count
     elif wanted is None:
@@ -152,7 +154,9 @@ def test_overloaded_assistant_falls_back(submission, rlgrade_rng):
 
 
 def test_fallback_as_the_assistant_model(submission, rlgrade_rng):
-    contexts, assistant, user, conversations = _generate(submission, rlgrade_rng, 3, assistant_model=FALLBACK)
+    contexts, assistant, user, conversations = _generate(
+        submission, rlgrade_rng, 3, assistant_model=FALLBACK, folder_exists=True
+    )
     assert served(submission, ANTHROPIC_LOG) == []
     models = [e["request"]["model"] for e in answered(served(submission, OPENROUTER_LOG))]
     assert models == ["anthropic/claude-sonnet-4", "qwen/qwen3-32b", "anthropic/claude-sonnet-4"] * len(conversations)

@@ -47,7 +47,7 @@ def _evaluate(submission, rng, count=None, judge=None, settings=None):
     judge = judge or rng.choice([PRIMARY, FALLBACK])
     result = run(submission, "run_evaluations", ["--input-file", INPUT, "--judge-model", judge])
     assert_ok(result, "run_evaluations")
-    return [c for c, _ in pairs], judge
+    return [c for c, _ in pairs], judge, result
 
 
 def _judge_log(judge):
@@ -76,7 +76,7 @@ def _requests_for(entries, evaluator, conversation):
 
 
 def test_judge_gets_the_schema_and_the_transcript(submission, rlgrade_rng):
-    conversations, judge = _evaluate(submission, rlgrade_rng)
+    conversations, judge, _ = _evaluate(submission, rlgrade_rng)
     entries = answered(served(submission, _judge_log(judge)))
     assert len(entries) == len(conversations) * len(EVALUATORS), (
         f"{len(entries)} judge requests for {len(conversations)} conversations and {len(EVALUATORS)} evaluators"
@@ -101,7 +101,7 @@ def test_judge_gets_the_schema_and_the_transcript(submission, rlgrade_rng):
 
 
 def test_results_record_every_verdict(submission, rlgrade_rng):
-    conversations, judge = _evaluate(submission, rlgrade_rng)
+    conversations, judge, _ = _evaluate(submission, rlgrade_rng)
     records = _records(submission)
     assert len(records) == len(conversations) * len(EVALUATORS)
     for conversation in conversations:
@@ -133,20 +133,23 @@ def _assert_summary(summary, expected):
 
 
 def test_summary_aggregates_per_evaluator_and_conversation(submission, rlgrade_rng):
-    conversations, judge = _evaluate(submission, rlgrade_rng, count=rlgrade_rng.randint(4, 6))
+    conversations, judge, result = _evaluate(submission, rlgrade_rng, count=rlgrade_rng.randint(4, 6))
     results = {(c["id"], e): verdict(e, c) for c in conversations for e in EVALUATORS}
     summary = submission.read_json(SUMMARY)
     _assert_summary(summary, expected_summary(results, [c["id"] for c in conversations]))
     assert summary.get("judge_model") == judge
+    for name in EVALUATORS:  # the printed table has a row for each evaluator
+        assert name in result.stdout, f"the printed summary should show the evaluator {name}:\n{result.stdout[-2000:]}"
 
 
 def test_malformed_answers_are_retried_then_recorded(submission, rlgrade_rng):
     pairs = make_conversations(rlgrade_rng, 4)
     conversations = [c for c, _ in pairs]
     flaky, broken = rlgrade_rng.sample(conversations, 2)
-    settings = {
-        "judge": {"malformed_once": [flaky["turns"][0]["content"]], "malformed_always": [broken["turns"][0]["content"]]}
-    }
+    # and an evaluator whose rubric the judge never answers to the schema: no valid verdict at all
+    dead = rlgrade_rng.choice(EVALUATORS)
+    always = [broken["turns"][0]["content"], CONFIG["evaluators"][dead]["rubric"]]
+    settings = {"judge": {"malformed_once": [flaky["turns"][0]["content"]], "malformed_always": always}}
     write_jsonl(submission.workdir / INPUT, conversations)
     write_settings(submission, settings)
     (submission.workdir / SUMMARY).parent.mkdir(parents=True)  # left by an earlier run: written over
@@ -161,7 +164,7 @@ def test_malformed_answers_are_retried_then_recorded(submission, rlgrade_rng):
             record = records.get((conversation["id"], evaluator))
             assert record is not None, f"no record for {evaluator} on {conversation['id']}"
             asked = len(_requests_for(entries, evaluator, conversation))
-            if conversation is broken:
+            if conversation is broken or evaluator == dead:
                 assert asked == 3, f"a judge that never answers to the schema should be asked 3 times, was {asked}"
                 assert record.get("valid") is False, "an answer that never fits the schema should be recorded invalid"
                 assert record.get("result") is None, record
@@ -229,6 +232,10 @@ def test_run_evaluations_fails_clearly(submission, rlgrade_rng):
     (submission.workdir / "latin1.jsonl").write_bytes(lines[-1].encode() + b" \xe9\xff\n")
     result = run(submission, "run_evaluations", ["--input-file", "latin1.jsonl", "--judge-model", PRIMARY])
     assert_clear_failure(result, "an input file that is not UTF-8", "latin1.jsonl")
+    folder = f"synthetic_evaluation_data/conversations/{word(rlgrade_rng)}_folder.jsonl"
+    (submission.workdir / folder).mkdir()
+    result = run(submission, "run_evaluations", ["--input-file", folder, "--judge-model", PRIMARY])
+    assert_clear_failure(result, "an --input-file that is a folder", folder)
     assert_required_flags(
         submission,
         "run_evaluations",

@@ -36,7 +36,7 @@ def _example(conversation):
     return {"messages": messages + [{"role": t["role"], "content": t["content"]} for t in turns]}
 
 
-INVALID_KINDS = ("not_json", "user_first", "no_turns", "bad_role", "missing_field")
+INVALID_KINDS = ("not_json", "user_first", "two_assistant_turns", "no_turns", "bad_role", "missing_field")
 
 
 def _invalid(rng, conversation, kind):
@@ -47,6 +47,8 @@ def _invalid(rng, conversation, kind):
         return json.dumps(broken)[: rng.randint(5, 40)], None
     if kind == "user_first":
         broken["turns"][0]["role"] = "user"
+    elif kind == "two_assistant_turns":  # a user's turn answered by the assistant: no alternation
+        broken["turns"][rng.randrange(1, len(broken["turns"]), 2)]["role"] = "assistant"
     elif kind == "no_turns":
         broken["turns"] = []
     elif kind == "bad_role":
@@ -169,6 +171,11 @@ def test_run_finetuning_fails_clearly(submission, rlgrade_rng):
     missing = f"finetuning/finetuning_data/{word(rlgrade_rng)}.jsonl"
     result = run(submission, "run_finetuning", ["--train_file", missing, "--model", FINETUNE_MODEL])
     assert_clear_failure(result, "a missing --train_file", missing)
+    for epochs in (0, -rlgrade_rng.randint(1, 5)):
+        result = run(
+            submission, "run_finetuning", ["--train_file", OUTPUT, "--model", FINETUNE_MODEL, "--n_epochs", epochs]
+        )
+        assert_clear_failure(result, f"--n_epochs {epochs}", "--n_epochs")
     assert served(submission, TOGETHER_LOG) == [], "nothing should reach Together on bad input"
     flag = f"--{word(rlgrade_rng)}"
     result = run(submission, "run_finetuning", ["--train_file", OUTPUT, "--model", FINETUNE_MODEL, flag, "2"])

@@ -55,6 +55,11 @@ def test_primary_model_thinks(submission, rlgrade_rng):
     thinking = "".join(b["thinking"] for b in entry["response"]["content"] if b["type"] == "thinking")
     assert result.get("thinking") == thinking, "thinking should hold the answer's thinking block"
     assert served(submission, OPENROUTER_LOG) == []
+    # a larger answer still leaves max_tokens above the thinking budget
+    limit = rlgrade_rng.randint(8192, 11000)
+    api.complete(PRIMARY, [{"role": "user", "content": _prompt(rlgrade_rng)}], max_tokens=limit)
+    sent = answered(served(submission, ANTHROPIC_LOG))[-1]["request"]["max_tokens"]
+    assert sent > THINKING["budget_tokens"], f"complete(..., max_tokens={limit}) sent max_tokens {sent}"
     # An error other than overloaded_error (here Anthropic refuses a conversation that opens with
     # the assistant) is not a reason to fall back.
     opening = [{"role": "assistant", "content": _prompt(rlgrade_rng)}, {"role": "user", "content": prompt}]

