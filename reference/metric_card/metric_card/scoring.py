@@ -57,7 +57,7 @@ def _drop_trailing_commas(text: str) -> str:
                 escape = False
             elif char == "\\":
                 escape = True
-            elif char == '"':
+            elif char == '"':  # pragma: no mutate (a one-character str is cached: `is` holds exactly when `==` does)
                 in_string = False
         elif char == '"':
             in_string = True

@@ -37,7 +37,7 @@ def distribution(values: Sequence[float], bins: int) -> dict[str, Any]:
 
 def score_distribution(rollouts_path: str | Path, bins: int = 10) -> dict[str, dict[str, Any]]:
     """The distribution of each dimension and of the overall score, from the file's breakdowns."""
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:  # noqa: E501  # pragma: no mutate (how a bool or non-int fails is open)
         raise ValueError(f"bins must be a positive integer, got {bins!r}")
     found = [r["breakdown"] for r in rollouts(read_groups(rollouts_path))]
     if not found:

@@ -34,6 +34,7 @@ FORMATTING_CHECKS = oracle.FORMATTING_CHECKS
 REQUEST_LOG = simulator.REQUEST_LOG
 DEFAULT_MODEL = "gpt-4.1-mini"
 DEFAULT_MAX_TOKENS = 1024
+NON_ASCII = ["Δ", "é", "Ω", "ü", "→", "中"]
 SYLLABLES = ["ka", "lo", "mir", "tan", "vek", "sul", "dor", "pi", "ren", "zo", "qua", "bel", "fen", "gra", "hu"]
 # The grid each unit's generated values sit on: a value is an integer count of steps.
 _STEPS = {"percent": 10, "ratio": 1000, "ms": 1, "s": 1000, "tokens_per_s": 1, "usd": 100, "points": 10, "elo": 1}
@@ -71,7 +72,8 @@ def _on_grid(count: int, unit: str) -> int | float:
 def generate_contexts(rng: random.Random, count: int | None = None) -> list[dict[str, Any]]:
     """``count`` (default 4 or 5) valid contexts with distinct metrics; among them, by
     construction, a rising, a falling and a flat value, a benchmark with ``&`` and one with
-    ``<...>`` (HTML must escape them), and one with a baseline."""
+    ``<...>`` (HTML must escape them), the first also with a character outside ASCII (written as
+    itself where the task gives ``ensure_ascii=False``), and one with a baseline."""
     count = count or rng.randint(4, 5)
     metrics = rng.sample(sorted(card_schema.METRICS), count)
     directions = ["up", "down", "flat", *(rng.choice(["up", "down"]) for _ in range(count - 3))]
@@ -85,7 +87,7 @@ def generate_contexts(rng: random.Random, count: int | None = None) -> list[dict
         before = {"up": now - delta, "down": now + delta, "flat": now}[direction]
         benchmark = f"{word(rng).capitalize()}-{rng.randint(1, 99)}"
         if number == 0:
-            benchmark += f" & {word(rng, 2).upper()}"
+            benchmark += f" & {word(rng, 2).upper()} {rng.choice(NON_ASCII)}{word(rng, 2)}"
         elif number == 1:
             benchmark += f" <{word(rng, 2)}>"
         context: dict[str, Any] = {
@@ -323,6 +325,19 @@ SCHEMA_FAULTS = [
 ]
 
 
+# Where each fault's error is: the key a reason naming its place must mention.
+SCHEMA_FAULT_PLACES = {
+    _drop_title: "title",
+    _bad_size: "size",
+    _bad_decimals: "decimals",
+    _bad_theme: "theme",
+    _bad_date: "lastUpdated",
+    _duplicate_tags: "tags",
+    _bad_component: "component",
+    _empty_benchmark: "benchmark",
+}
+
+
 def with_schema_errors(card: dict[str, Any], errors: int, rng: random.Random) -> dict[str, Any]:
     """A copy of a good ``card`` with exactly ``errors`` schema errors (checked by the oracle)."""
     card = copy.deepcopy(card)
@@ -504,7 +519,7 @@ class Run:
 def write_contexts(submission: Any, relative: str, contexts: list[dict[str, Any]]) -> str:
     path = submission.workdir / relative
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"contexts": contexts}, indent=2, ensure_ascii=False))
+    path.write_text(json.dumps({"contexts": contexts}, indent=2, ensure_ascii=False), encoding="utf-8")
     return relative
 
 
@@ -525,6 +540,42 @@ def run_generated_process(submission: Any, rng: random.Random) -> Run:
     if (submission.workdir / REQUEST_LOG).is_file():
         run.log = read_jsonl(submission, REQUEST_LOG)
     return run
+
+
+def picks_are_telling(scores: list[list[float]]) -> bool:
+    """Whether the best and the worst of these overall scores (one list per group, in file order)
+    tell a right pick from a wrong one: the first best (and the first worst) sits at an index other
+    than its group number, and a later rollout is more extreme than the rollout at (group = that
+    index, that index), so a pick that mixes up the group and the index lands elsewhere."""
+    flat = [(number, index, score) for number, row in enumerate(scores) for index, score in enumerate(row)]
+    for sign in (1, -1):
+        extreme = max(sign * score for _, _, score in flat)
+        first = next(k for k, (_, _, score) in enumerate(flat) if sign * score == extreme)
+        number, index, _ = flat[first]
+        if index == number:
+            return False
+        if index < len(scores) and index < len(scores[index]):
+            other = sign * scores[index][index]
+            if not any(sign * score > other for _, _, score in flat[first + 1 :]):
+                return False
+    return True
+
+
+def telling_seed(run: Run, rng: random.Random, tries: int = 300) -> int:
+    """A seed for another run of ``run``'s settings whose best and worst picks are telling (see
+    ``picks_are_telling``), found by answering ``run``'s logged requests with that seed here, as
+    the simulator will (the requests are the submission's own, so its prompt does not matter)."""
+    seed = run.seed
+    for _ in range(tries):
+        seed = rng.randrange(10**6)
+        scores = []
+        for number, entry in enumerate(run.log):
+            answer = simulator.simulate({**entry["request"], "seed": seed})
+            context = run.context_of(number)
+            scores.append([oracle.score_output(c["message"]["content"], context)["overall"] for c in answer["choices"]])
+        if picks_are_telling(scores):
+            return seed
+    return seed
 
 
 def expected_completions(entry: dict[str, Any]) -> dict[str, Any]:
@@ -610,7 +661,7 @@ def generated_groups(rng: random.Random, scores: list[float] | None = None) -> l
 def write_jsonl(submission: Any, relative: str, rows: list[Any]) -> str:
     path = submission.workdir / relative
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
     return relative
 
 

@@ -21,6 +21,8 @@ from metric_card_support import (
     write_jsonl,
 )
 
+from pytest_rlgrade import SubmissionRaised
+
 TRAINING, HIGH_QUALITY = "metric_training.jsonl", "metric_training_high_quality.jsonl"
 
 
@@ -39,7 +41,7 @@ def test_training_examples_and_the_quality_threshold(submission, rlgrade_rng):
     assert any(e["score"] == threshold for e in expected), "the generated file must hold a score on the threshold"
     extract = submission.module("metric_card.extract_metric_training")
 
-    folder = f"curated_{word(rlgrade_rng, 2)}"
+    folder = f"curated_{word(rlgrade_rng, 2)}/{word(rlgrade_rng, 2)}"  # a folder in a new folder
     counts = extract.extract_training(rollouts, folder, threshold)
     high = [e for e in expected if e["score"] >= threshold]
     assert read_jsonl(submission, f"{folder}/{TRAINING}") == expected, (
@@ -58,6 +60,30 @@ def test_training_examples_and_the_quality_threshold(submission, rlgrade_rng):
         "by default the files go beside the rollouts and the threshold is 0.9"
     )
     assert counts == {"examples": len(expected), "high_quality": len(default_high)}
+
+    for bound in (0.0, 1.0):  # both ends of [0, 1] are thresholds
+        counts = extract.extract_training(rollouts, f"bound_{bound}", bound)
+        high = [e for e in expected if e["score"] >= bound]
+        assert read_jsonl(submission, f"bound_{bound}/{HIGH_QUALITY}") == high, f"threshold {bound}"
+        assert counts == {"examples": len(expected), "high_quality": len(high)}, f"threshold {bound}: {counts!r}"
+
+    # blank lines between the groups: skipped, or refused naming the file, but never the end of the data
+    lines = [json.dumps(g, ensure_ascii=False) for g in groups]
+    for _ in range(2):
+        lines.insert(rlgrade_rng.randint(1, len(lines) - 1), rlgrade_rng.choice(["", "  ", "\t"]))
+    spaced = f"spaced_{word(rlgrade_rng, 2)}.jsonl"
+    (submission.workdir / spaced).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    refused = None
+    try:
+        counts = extract.extract_training(spaced, "spaced_out", threshold)
+    except SubmissionRaised as exc:
+        refused = exc
+    if refused is not None:
+        assert refused.is_a("ValueError"), f"a file with blank lines: {refused}"
+        assert spaced in refused.message, f"the error should name the file: {refused.message!r}"
+    else:
+        assert read_jsonl(submission, f"spaced_out/{TRAINING}") == expected, "the groups after a blank line were lost"
+        assert counts == {"examples": len(expected), "high_quality": sum(e["score"] >= threshold for e in expected)}
 
 
 def test_training_extraction_rejects_bad_input(submission, rlgrade_rng):
@@ -78,6 +104,14 @@ def test_training_extraction_rejects_bad_input(submission, rlgrade_rng):
     with submission.raises("ValueError", match=re.escape(broken)) as info:
         extract.extract_training(broken, "out")
     assert str(bad_line) in info.value.message, f"the error should name line {bad_line}: {info.value.message!r}"
+    # a file that is not UTF-8 (a Latin-1 byte in one of its lines)
+    lines = [json.dumps(g).encode() for g in groups]
+    latin_line = rlgrade_rng.randrange(len(lines))
+    lines[latin_line] = (json.dumps(groups[latin_line])[:-1] + ', "note": "caf\u00e9"}').encode("latin-1")
+    latin = f"latin_{word(rlgrade_rng, 2)}.jsonl"
+    (submission.workdir / latin).write_bytes(b"\n".join(lines) + b"\n")
+    with submission.raises("ValueError", match=re.escape(latin)):
+        extract.extract_training(latin, "out")
 
     # lines that are JSON but not scored groups
     faults = ("score not a number", "empty conversation", "no text", "a breakdown short", "a breakdown extra", "no key")
@@ -120,6 +154,23 @@ def test_extraction_command_line(submission, rlgrade_rng):
     expected = training_examples(groups)
     assert read_jsonl(submission, f"cli_out/{TRAINING}") == expected
     assert read_jsonl(submission, f"cli_out/{HIGH_QUALITY}") == [e for e in expected if e["score"] >= float(threshold)]
+
+    # a rollouts file that does not exist, an output folder that is a file: a message, no traceback
+    missing = f"nothing_{word(rlgrade_rng)}.jsonl"
+    result = submission.run_cli([missing], module="metric_card.extract_metric_training")
+    _failed_cleanly(result, "extract_metric_training on a file that does not exist", missing)
+    result = submission.run_cli(
+        ["artifacts/metric_rollouts.jsonl", "--output-dir", "artifacts/metric_rollouts.jsonl"],
+        module="metric_card.extract_metric_training",
+    )
+    _failed_cleanly(result, "extract_metric_training with an output folder that is a file")
+
+
+def _failed_cleanly(result, what, named=None):
+    assert result.returncode != 0, f"{what} succeeded"
+    assert "Traceback" not in result.stderr + result.stdout, f"{what} crashed:\n{result.stderr[-2000:]}"
+    if named is not None:
+        assert named in result.stderr, f"{what}: the error should name {named}:\n{result.stderr[-2000:]}"
 
 
 # -- the training dataset ---------------------------------------------------------------------------
@@ -188,7 +239,8 @@ def test_training_dataset_is_deduplicated_and_split(submission, rlgrade_rng):
     random.Random(seed).shuffle(kept)
     cut = round(len(kept) * fraction)
     script = submission.module("metric_card.trainingDataScript")
-    info = script.build_dataset(paths, "dataset", fraction, seed)
+    folder = f"sets/{word(rlgrade_rng, 2)}"  # in a new folder
+    info = script.build_dataset(paths, folder, fraction, seed)
     want = {
         "examples": len(rows),
         "duplicates": len(rows) - len(kept),
@@ -198,13 +250,14 @@ def test_training_dataset_is_deduplicated_and_split(submission, rlgrade_rng):
         "val_fraction": fraction,
     }
     assert info == want, f"build_dataset returned {info!r}, expected {want!r}"
-    assert read_json(submission, "dataset/dataset_info.json") == want
-    assert read_jsonl(submission, "dataset/validation.jsonl") == kept[:cut], "validation.jsonl"
-    assert read_jsonl(submission, "dataset/train.jsonl") == kept[cut:], "train.jsonl"
+    assert read_json(submission, f"{folder}/dataset_info.json") == want
+    assert read_jsonl(submission, f"{folder}/validation.jsonl") == kept[:cut], "validation.jsonl"
+    assert read_jsonl(submission, f"{folder}/train.jsonl") == kept[cut:], "train.jsonl"
 
-    info = script.build_dataset(paths, "all_train", 0.0, seed)  # 0 is allowed: no validation split
+    # 0 is allowed: no validation split; into a folder that exists already (the inputs')
+    info = script.build_dataset(paths, "in", 0.0, seed)
     assert (info.get("train"), info.get("validation")) == (len(kept), 0), f"val_fraction 0: {info!r}"
-    assert read_jsonl(submission, "all_train/train.jsonl") == kept, "val_fraction 0 puts every example in train"
+    assert read_jsonl(submission, "in/train.jsonl") == kept, "val_fraction 0 puts every example in train"
 
     info = script.build_dataset(paths, "default")
     assert (info.get("seed"), info.get("val_fraction")) == (0, 0.1), f"the defaults are seed 0 and 0.1: {info!r}"
@@ -220,13 +273,15 @@ def test_training_dataset_rejects_bad_input(submission, rlgrade_rng):
     for fraction in (1.0, -0.1, 1.5):
         with submission.raises("ValueError", match="val_fraction"):
             script.build_dataset([good], "ds", fraction, 0)
-    for fault in ("user last", "no messages", "no content", "bad role", "not a message"):
+    for fault in ("user last", "no messages", "empty messages", "no content", "bad role", "not a message"):
         examples = _examples(rlgrade_rng, 5)
         bad = rlgrade_rng.randrange(5)
         if fault == "user last":
             examples[bad]["messages"] = examples[bad]["messages"][:2]
         elif fault == "no messages":
             del examples[bad]["messages"]
+        elif fault == "empty messages":
+            examples[bad]["messages"] = []
         elif fault == "no content":
             del examples[bad]["messages"][1]["content"]
         elif fault == "bad role":
@@ -256,6 +311,13 @@ def test_training_dataset_command_line(submission, rlgrade_rng):
     cut = round(len(kept) * 0.1)
     assert (validation, train) == (kept[:cut], kept[cut:]), "the command's defaults are seed 0 and 0.1"
     assert (info.get("train"), info.get("validation")) == (len(train), len(validation)), f"dataset_info {info!r}"
+
+    # an input that does not exist, an output folder that is a file: a message, no traceback
+    missing = f"in/nothing_{word(rlgrade_rng)}.jsonl"
+    result = submission.run_cli([*paths, missing, "--output-dir", "ds2"], module="metric_card.trainingDataScript")
+    _failed_cleanly(result, "trainingDataScript with an input that does not exist", missing)
+    result = submission.run_cli([*paths, "--output-dir", paths[0]], module="metric_card.trainingDataScript")
+    _failed_cleanly(result, "trainingDataScript with an output folder that is a file")
 
 
 # -- the distribution ---------------------------------------------------------------------------------
@@ -302,6 +364,9 @@ def test_score_distribution_counts(submission, rlgrade_rng):
             assert close(data.get(stat), want[stat]), f"{key}: {stat} {data.get(stat)!r}, expected {want[stat]}"
     default = module.score_distribution(rollouts)
     assert [len(default[k]["counts"]) for k in SCORES] == [10] * len(SCORES), "the default is 10 bins"
+    one = module.score_distribution(rollouts, 1)
+    count = sum(len(g["breakdown"]) for g in groups)
+    assert [one[k].get("counts") for k in SCORES] == [[count]] * len(SCORES), "one bin holds every score"
 
 
 def test_distribution_command_prints_and_draws(submission, rlgrade_rng):
@@ -309,7 +374,7 @@ def test_distribution_command_prints_and_draws(submission, rlgrade_rng):
     groups = _distribution_groups(rlgrade_rng, bins)
     write_jsonl(submission, "artifacts/metric_rollouts.jsonl", groups)
     expected = _expected_distribution(groups, bins)
-    image = f"plots/{word(rlgrade_rng, 2)}.png"
+    image = f"plots/{word(rlgrade_rng, 2)}/{word(rlgrade_rng, 2)}.png"  # in a new folder's new folder
     result = submission.run_cli(
         ["artifacts/metric_rollouts.jsonl", "--bins", str(bins), "--output", image],
         module="metric_card.show_score_distribution",
@@ -354,9 +419,29 @@ def test_distribution_command_prints_and_draws(submission, rlgrade_rng):
     problems, zeros = decode_png(submission.read_bytes(other))
     assert not problems, f"{other}: {problems}"
     assert zeros != decode_png(submission.read_bytes(image))[1], "histograms of different scores should look different"
+    # a few of those zeros moved to the third bin: the first bin is still the tallest, yet the
+    # image must show the third bin's count apart from it
+    rollouts = [b for g in groups for b in g["breakdown"]]
+    for breakdown in rlgrade_rng.sample(rollouts, 3):
+        breakdown["overall"] = 2.5 / bins
+    write_jsonl(submission, "moved/metric_rollouts.jsonl", groups)
+    moved = image.replace(".png", "_moved.png")
+    result = submission.run_cli(
+        ["moved/metric_rollouts.jsonl", "--bins", str(bins), "--output", moved],
+        module="metric_card.show_score_distribution",
+    )
+    assert result.returncode == 0, f"show_score_distribution exited with {result.returncode}:\n{result.stderr[-2000:]}"
+    problems, shown = decode_png(submission.read_bytes(moved))
+    assert not problems, f"{moved}: {problems}"
+    assert shown != zeros, "a histogram with three scores moved to another bin should look different"
 
     missing = f"nothing_{word(rlgrade_rng)}.jsonl"
     result = submission.run_cli([missing], module="metric_card.show_score_distribution")
     assert result.returncode != 0, "show_score_distribution succeeded on a file that does not exist"
     assert "Traceback" not in result.stderr, f"the command crashed:\n{result.stderr[-2000:]}"
     assert missing in result.stderr, f"the error should name the file:\n{result.stderr[-2000:]}"
+    bad = str(-rlgrade_rng.randint(0, 3))
+    result = submission.run_cli(
+        ["artifacts/metric_rollouts.jsonl", "--bins", bad], module="metric_card.show_score_distribution"
+    )
+    _failed_cleanly(result, f"show_score_distribution --bins {bad}")

@@ -3,6 +3,9 @@ rendered as a page and summarised as metrics; checked against the simulator's ow
 
 from __future__ import annotations
 
+import os
+import stat
+
 from metric_card_support import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_MODEL,
@@ -20,6 +23,7 @@ from metric_card_support import (
     read_json,
     read_jsonl,
     simulator,
+    telling_seed,
     word,
     write_contexts,
 )
@@ -82,6 +86,12 @@ def test_rollouts_file_holds_one_scored_group_per_prompt(submission, processed):
     )
     again = read_jsonl(submission, processed.path)
     assert again == groups, "running process again should replace the rollouts file with the same groups"
+    for written in (processed.path, processed.html, processed.metrics):  # (other tests ask for them)
+        if not os.path.lexists(submission.workdir / written):
+            continue
+        mode = os.lstat(submission.workdir / written).st_mode
+        assert stat.S_ISREG(mode), f"{written} should be a regular file"
+        assert not mode & 0o111, f"{written} is a data file, yet executable (mode {stat.filemode(mode)})"
 
 
 def test_rollouts_agree_with_the_request_log(submission, processed):
@@ -228,12 +238,30 @@ def _check_metrics(metrics, expected):
     _check_pick(metrics.get("worst"), "worst", expected, -1)
 
 
-def test_metrics_file_reports_the_run(submission, processed):
+def test_metrics_file_reports_the_run(submission, processed, rlgrade_rng):
     assert processed.log, f"no requests in {REQUEST_LOG}"
     metrics = read_json(submission, processed.metrics)
     assert isinstance(metrics, dict), f"{processed.metrics} should hold an object"
     assert processed.returned == metrics, "run_process should return the metrics it wrote"
     _check_metrics(metrics, expected_metrics(_expected_groups(processed)))
+
+    # the same settings with a seed whose best and worst rollouts lie where only a pick that
+    # follows the rules (across groups, the first on a tie) finds them
+    seed = telling_seed(processed, rlgrade_rng)
+    target = f"telling_{word(rlgrade_rng, 2)}/metric_rollouts.jsonl"
+    generator = submission.module("metric_card.metric_card_generator")
+    returned = generator.run_process(
+        target,
+        group_size=processed.group_size,
+        num_prompts=processed.num_prompts,
+        seed=seed,
+        contexts_path=processed.contexts_path,
+    )
+    log = read_jsonl(submission, REQUEST_LOG)[len(processed.log) :]
+    assert [e["request"]["seed"] for e in log] == [seed] * processed.num_prompts, "one request per prompt, seeded"
+    metrics = read_json(submission, target.replace(".jsonl", ".metrics.json"))
+    assert returned == metrics, "run_process should return the metrics it wrote"
+    _check_metrics(metrics, expected_metrics(_expected_groups(None, log, processed.context_of)))
 
 
 def test_run_process_rejects_bad_settings(submission, rlgrade_rng):
@@ -323,12 +351,34 @@ def test_cli_process_takes_its_settings(submission, rlgrade_rng):
     assert metrics.get("num_rollouts") == num_prompts * group_size
     _check_metrics(metrics, expected_metrics(_expected_groups(None, log, lambda n: contexts[n % len(contexts)])))
 
+    # wandb on (it is optional: the run works the same without it), one context asked for again
+    # and again, one choice each
+    single = write_contexts(submission, f"one_{word(rlgrade_rng, 2)}.json", contexts[:1])
+    again = rlgrade_rng.randint(3, 5)
+    target = f"runs/{word(rlgrade_rng, 2)}/metric_rollouts.jsonl"
+    argv = ["process", "--env.data_path_to_save_groups", target, "--env.contexts_path", single]
+    result = submission.run_cli(
+        [*argv, "--env.num_prompts", str(again), "--env.group_size", "1", "--env.use_wandb", "true"]
+    )
+    assert result.returncode == 0, f"process exited with {result.returncode}:\n{result.stderr[-2000:]}"
+    groups = read_jsonl(submission, target)
+    assert [g.get("context_id") for g in groups] == [contexts[0]["id"]] * again, (
+        f"{again} prompts from a file of one context should all be that context"
+    )
+    assert all(len(g.get("messages", [])) == 1 for g in groups), "--env.group_size 1 makes one rollout per group"
+
 
 def test_cli_process_rejects_bad_input(submission, rlgrade_rng):
     target = f"bad_{word(rlgrade_rng, 2)}/metric_rollouts.jsonl"
     result = submission.run_cli([])
     assert result.returncode != 0, "the command line without a command should fail"
     _no_traceback(result)
+    result = submission.run_cli(["process"])
+    assert result.returncode != 0, "process without --env.data_path_to_save_groups should fail"
+    _no_traceback(result)
+    assert "--env.data_path_to_save_groups" in result.stderr, (
+        f"the error should name the flag:\n{result.stderr[-2000:]}"
+    )
     base = ["process", "--env.data_path_to_save_groups", target]
     result = submission.run_cli([*base, "--env.group_size", str(-rlgrade_rng.randint(0, 3))])
     assert result.returncode != 0, "process accepted a group size below 1"

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from metric_card_support import (
     DIMENSIONS,
     FORMATTING_CHECKS,
+    SCHEMA_FAULT_PLACES,
     SCHEMA_FAULTS,
     SEMANTIC_CHECKS,
     break_formatting,
@@ -99,6 +100,19 @@ def test_schema_compliance_gives_partial_credit(submission, contexts, rlgrade_rn
         got = scoring.score_schema_compliance(card)
         check_dimension(got, want, f"schema_compliance of a {quality} card")
         assert len(got["reasons"]) == len(want["reasons"]), f"{quality}: one reason per schema error"
+    # one error at a time, at the top or nested: its reason names where it is
+    card = good_card(context, rlgrade_rng)
+    broken = []
+    for fault in SCHEMA_FAULT_PLACES:
+        broken.append(copy.deepcopy(card))
+        fault(broken[-1], rlgrade_rng)
+    results = scoring.score_schema_compliance.each([(trial,) for trial in broken])
+    for place, trial, got in zip(SCHEMA_FAULT_PLACES.values(), broken, results, strict=True):
+        check_dimension(got, oracle.schema_compliance(trial), f"schema_compliance with an error at {place}")
+        assert len(got["reasons"]) == 1, f"one error at {place}, reasons {got['reasons']!r}"
+        assert place in got["reasons"][0], (
+            f"the reason for an error at {place} should name where it is: {got['reasons']!r}"
+        )
 
 
 @pytest.mark.parametrize("check", SEMANTIC_CHECKS)
