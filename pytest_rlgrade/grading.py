@@ -259,27 +259,24 @@ class GradingSession:
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        kept, dropped = [], []
+        kept, dropped, gates = [], [], set()
         for item in items:
             state = self.task_of(Path(item.path))
             if state is None:
                 dropped.append(item)
                 continue
             kept.append(item)
-            state.tests[item.nodeid] = self._record(
+            record = state.tests[item.nodeid] = self._record(
                 state, item.nodeid, Path(item.path), {m.name for m in item.iter_markers()}
             )
+            if record.gate:
+                gates.add(item.nodeid)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         # Gates run first (the report keeps the collection's order): once one fails, the reward
         # is settled and the rest need not run.
-        kept.sort(key=lambda item: not self._is_gate(item))
+        kept.sort(key=lambda item: item.nodeid not in gates)
         items[:] = kept
-
-    def _is_gate(self, item: pytest.Item) -> bool:
-        state = self.task_of(Path(item.path))
-        record = state.tests.get(item.nodeid) if state is not None else None
-        return record is not None and record.gate
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         graded = [item.nodeid for item in items if self.task_of(Path(item.path)) is not None]
