@@ -406,33 +406,32 @@ def test_distribution_command_prints_and_draws(submission, rlgrade_rng):
 
     # other data, the same bins: the histograms differ (only the overall scores, the last of the
     # histograms, change: the first rollout's 1.0 becomes 0.0, so the image must show them too)
+    def redraw(name):
+        """The histogram of ``groups`` as they are now, drawn into ``<image>_<name>.png``: its pixels."""
+        write_jsonl(submission, f"{name}/metric_rollouts.jsonl", groups)
+        drawn = image.replace(".png", f"_{name}.png")
+        result = submission.run_cli(
+            [f"{name}/metric_rollouts.jsonl", "--bins", str(bins), "--output", drawn],
+            module="metric_card.show_score_distribution",
+        )
+        assert result.returncode == 0, (
+            f"show_score_distribution exited with {result.returncode}:\n{result.stderr[-2000:]}"
+        )
+        problems, pixels = decode_png(submission.read_bytes(drawn))
+        assert not problems, f"{drawn}: {problems}"
+        return pixels
+
     for group in groups:
         for breakdown in group["breakdown"]:
             breakdown["overall"] = 0.0
-    write_jsonl(submission, "zeros/metric_rollouts.jsonl", groups)
-    other = image.replace(".png", "_zeros.png")
-    result = submission.run_cli(
-        ["zeros/metric_rollouts.jsonl", "--bins", str(bins), "--output", other],
-        module="metric_card.show_score_distribution",
-    )
-    assert result.returncode == 0, f"show_score_distribution exited with {result.returncode}:\n{result.stderr[-2000:]}"
-    problems, zeros = decode_png(submission.read_bytes(other))
-    assert not problems, f"{other}: {problems}"
+    zeros = redraw("zeros")
     assert zeros != decode_png(submission.read_bytes(image))[1], "histograms of different scores should look different"
     # a few of those zeros moved to the third bin: the first bin is still the tallest, yet the
     # image must show the third bin's count apart from it
     rollouts = [b for g in groups for b in g["breakdown"]]
     for breakdown in rlgrade_rng.sample(rollouts, 3):
         breakdown["overall"] = 2.5 / bins
-    write_jsonl(submission, "moved/metric_rollouts.jsonl", groups)
-    moved = image.replace(".png", "_moved.png")
-    result = submission.run_cli(
-        ["moved/metric_rollouts.jsonl", "--bins", str(bins), "--output", moved],
-        module="metric_card.show_score_distribution",
-    )
-    assert result.returncode == 0, f"show_score_distribution exited with {result.returncode}:\n{result.stderr[-2000:]}"
-    problems, shown = decode_png(submission.read_bytes(moved))
-    assert not problems, f"{moved}: {problems}"
+    shown = redraw("moved")
     assert shown != zeros, "a histogram with three scores moved to another bin should look different"
 
     missing = f"nothing_{word(rlgrade_rng)}.jsonl"
