@@ -192,6 +192,21 @@ def environment():
 """
 
 
+# A module with a side effect at import, and a standard-library import it makes only when called.
+SIDE = """
+import os
+
+with open("imported-here", "a") as f:
+    f.write(str(os.getpid()) + "\\n")
+
+
+def median(values):
+    import statistics
+
+    return statistics.median(values)
+"""
+
+
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     root = tmp_path_factory.mktemp("project")
@@ -214,6 +229,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     package = root / "submission" / "probe"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(PROBE)
+    (package / "side.py").write_text(SIDE)
+    (package / "broken.py").write_text("def fine():\n    return 1\n\n\ndef broken(:\n    pass\n")
     (root / "submission" / "conftest.py").write_text("raise SystemExit('never loaded')\n")
     flags: set[str] = set()
     box = Sandbox(load_task(task), root / "submission", on_flag=flags.add)
@@ -574,3 +591,127 @@ def test_each_test_has_a_writable_temporary_folder(probe: tuple[Submission, Any]
     submission, module = probe
     made = module.make_temporary()
     assert made.startswith(str(submission.workdir))
+
+
+def test_a_submission_is_warmed_without_running_any_of_it(sandbox: Sandbox) -> None:
+    """The first test's spawn compiles the submission's modules and imports the standard-library
+    modules they use, once, in the submission's own tree; its code still runs in each test's
+    process, at that test's import, in that test's folder."""
+    seen = []
+    for _ in range(2):
+        submission = open_submission(sandbox)
+        try:
+            probe = submission.module("probe")
+            # imported ahead: used only inside a function of probe.side, never imported by a test yet
+            assert probe.modules(["statistics", "probe.side"]) == {"statistics": True, "probe.side": False}
+            side = submission.module("probe.side")
+            assert "CompiledAheadLoader" in repr(submission.getattr(side, "__loader__"))
+            assert side.median([3, 1, 2]) == 2
+            marker = submission.workdir / "imported-here"
+            assert marker.read_text().count("\n") == 1, "the module ran once, in this test's process"
+            seen.append(int(marker.read_text()))
+        finally:
+            submission.close()
+    assert seen[0] != seen[1]
+    assert not list(sandbox.scratch.glob("imported-here")), "nothing of the submission ran in its tree"
+
+
+def test_a_module_that_does_not_compile_fails_at_its_own_import(probe: tuple[Submission, Any]) -> None:
+    submission, _ = probe
+    with pytest.raises(SubmissionRaised) as raised:
+        submission.module("probe.broken")
+    assert raised.value.is_a("SyntaxError")
+    assert "broken.py" in raised.value.remote_traceback
+    assert "line 5" in raised.value.remote_traceback
+
+
+WARM_CHECK = """
+import json, os, sys, time
+from pytest_rlgrade.runtime import worker
+
+stdlib, stage, marker = sys.argv[1:4]
+sys.path[:0] = [stdlib, stage]
+done = worker.import_stdlib_ahead(
+    ["fakestd", "uses_sub", "colorsys", "yaml", "mysub"], [stdlib], {"mysub"}, time.monotonic() + 30
+)
+print(json.dumps({
+    "done": done,
+    "imported": {n: n in sys.modules for n in ["fakestd", "uses_sub", "colorsys", "yaml", "mysub"]},
+    "marker": os.path.exists(marker),
+    "meta_path_restored": not any(type(f).__name__ == "_Refuse" for f in sys.meta_path),
+}))
+"""
+
+
+def test_only_the_standard_library_is_imported_ahead(tmp_path: Path) -> None:
+    """``import_stdlib_ahead`` imports modules found in the standard library's folders and
+    nothing else: not a third-party library, not the submission's own module, and not a
+    standard-library module whose import would reach the submission's."""
+    import json
+    import subprocess
+    import sys
+    import sysconfig
+
+    fake_stdlib, stage = tmp_path / "stdlib", tmp_path / "stage"
+    fake_stdlib.mkdir()
+    stage.mkdir()
+    marker = tmp_path / "submission-ran"
+    (fake_stdlib / "fakestd.py").write_text("VALUE = 1\n")
+    (fake_stdlib / "uses_sub.py").write_text("import mysub\n")
+    (stage / "mysub.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    stdlib_dirs = json.dumps([str(fake_stdlib), sysconfig.get_paths()["stdlib"]])
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_CHECK.replace("[stdlib]", stdlib_dirs), str(fake_stdlib), str(stage), str(marker)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    assert result["done"] == ["fakestd", "colorsys"]
+    assert result["imported"] == {"fakestd": True, "uses_sub": False, "colorsys": True, "yaml": False, "mysub": False}
+    assert not result["marker"], "the submission's module ran"
+    assert result["meta_path_restored"]
+
+
+def test_code_compiled_ahead_is_the_code_the_import_compiles(tmp_path: Path) -> None:
+    """Every shipped reference module compiles ahead to the very code object its import would
+    make; a file changed afterwards is compiled again."""
+    import time
+
+    from pytest_rlgrade.runtime import worker
+
+    root = Path(__file__).resolve().parent.parent / "reference"
+    try:
+        worker.compile_ahead(str(root), time.monotonic() + 60)
+        sources = sorted(root.rglob("*.py"))
+        assert sources
+        assert len(worker._COMPILED) == len(sources)
+        for path in sources:
+            expected = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+            assert worker._COMPILED[str(path)][2] == expected, path
+        module = tmp_path / "changing.py"
+        module.write_text("VALUE = 1\n")
+        worker.compile_ahead(str(tmp_path), time.monotonic() + 60)
+        loader = worker.CompiledAheadLoader("changing", str(module))
+        assert loader.get_code("changing") is worker._COMPILED[str(module)][2]
+        module.write_text("VALUE = 22\n")
+        assert 22 in loader.get_code("changing").co_consts
+    finally:
+        worker._COMPILED.clear()
+
+
+def test_the_imports_a_source_names_are_found_at_any_depth() -> None:
+    from pytest_rlgrade.runtime.worker import imported_names
+
+    source = b"""import os, sys as system
+from . import sibling
+from .near import thing
+def f():
+    from collections.abc import (
+        Mapping,
+    )
+    import xml.dom.minidom as dom
+# import commented
+importlib = "import in_a_string"
+"""
+    assert imported_names([source]) == ["collections.abc", "os", "sys", "xml.dom.minidom"]

@@ -26,8 +26,11 @@ import contextlib
 import ctypes
 import dataclasses
 import importlib
+import importlib.machinery
+import importlib.util
 import json
 import os
+import re
 import resource
 import runpy
 import select
@@ -36,6 +39,7 @@ import socket
 import stat
 import struct
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -428,9 +432,11 @@ def _redirect(cwd: str, stdout: str, stderr: str, stdin: str | None = None) -> N
 
 
 class Zygote:
-    def __init__(self, control: socket.socket, config: dict[str, Any]) -> None:
+    def __init__(self, control: socket.socket, config: dict[str, Any], stage: str) -> None:
         self.control = control
         self.config = config
+        self.stage = stage
+        self.warmed = False
         self.limit = int(config["message_limit"])
         self.children: set[int] = set()
         self.wake_r, self.wake_w = os.pipe()
@@ -452,8 +458,26 @@ class Zygote:
         self.children.add(pid)
         return pid
 
+    def warm(self) -> None:
+        """Before the first test's process: compile the submission's modules and the task's
+        public ones, and import the standard-library modules they use (the copy is in place by
+        the first spawn, not yet when a spare tree starts). Only trusted code runs."""
+        self.warmed = True
+        deadline = time.monotonic() + WARM_SECONDS
+        try:
+            use_compiled_ahead()
+            sources = compile_ahead(self.stage, deadline)
+            for root in self.config["roots"]:
+                sources += compile_ahead(root, deadline)
+            own = {name.removesuffix(".py") for name in os.listdir(self.stage)}
+            import_stdlib_ahead(imported_names(sources), self.config["stdlib_dirs"], own, deadline)
+        except Exception as exc:  # noqa: BLE001 - a cold start is slower, not wrong
+            print(f"warming the submission failed: {exc!r}", file=sys.stderr)
+
     def spawn(self, request: dict[str, Any], fds: list[int]) -> None:
         sock = socket.socket(fileno=fds[0]) if fds else None
+        if not self.warmed:
+            self.warm()
         pid = self._fork()
         if pid == 0:
             code = 0
@@ -528,6 +552,141 @@ class Zygote:
                 else:
                     self.clean()
                     os._exit(0)
+
+
+# ----------------------------------------------------------------------------------------------
+# A submission's warm start: what each test's fresh process would otherwise do again
+
+# Source path -> (size, mtime_ns, code): the submission's modules, compiled once in its zygote
+# (compiling runs none of the code) instead of in every test's process. A file that changed, or
+# one not compiled ahead, is compiled by the import as usual.
+_COMPILED: dict[str, tuple[int, int, Any]] = {}
+WARM_SECONDS = 1.0  # at most this much of a submission's first spawn goes to warming it
+MAX_SOURCE_BYTES = 1 << 20
+
+
+class CompiledAheadLoader(importlib.machinery.SourceFileLoader):
+    """The standard source loader, taking the code compiled ahead for an unchanged file."""
+
+    def get_code(self, fullname: str) -> Any:
+        entry = _COMPILED.get(self.path)
+        if entry is not None:
+            try:
+                found = os.stat(self.path)
+            except OSError:
+                found = None
+            if found is not None and (found.st_size, found.st_mtime_ns) == entry[:2]:
+                return entry[2]
+        return super().get_code(fullname)
+
+
+def use_compiled_ahead() -> None:
+    """Make the file finders load sources through :class:`CompiledAheadLoader` (the same
+    finders and loaders as Python's own, but that one)."""
+    machinery = importlib.machinery
+    hook = machinery.FileFinder.path_hook(
+        (CompiledAheadLoader, machinery.SOURCE_SUFFIXES),
+        (machinery.ExtensionFileLoader, machinery.EXTENSION_SUFFIXES),
+        (machinery.SourcelessFileLoader, machinery.BYTECODE_SUFFIXES),
+    )
+    sys.path_hooks[:] = [h for h in sys.path_hooks if "FileFinder" not in getattr(h, "__qualname__", "")] + [hook]
+    sys.path_importer_cache.clear()
+
+
+def compile_ahead(root: str, deadline: float) -> list[bytes]:
+    """Compile every regular ``.py`` file under ``root`` into the cache, exactly as its import
+    would (``SourceFileLoader.source_to_code``); the sources of those that compiled. A file that
+    does not compile is left to its import, which raises the same error in the test that imports
+    it."""
+    sources = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if not name.endswith(".py") or time.monotonic() > deadline:
+                continue
+            path = os.path.join(folder, name)
+            try:
+                info = os.lstat(path)
+                if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SOURCE_BYTES:
+                    continue
+                with open(path, "rb") as f:
+                    source = f.read()
+                code = compile(source, path, "exec", dont_inherit=True)
+            except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+            _COMPILED[path] = (info.st_size, info.st_mtime_ns, code)
+            sources.append(source)
+    return sources
+
+
+_IMPORT = re.compile(rb"^[ \t]*(?:import[ \t]+([\w., \t]+)|from[ \t]+(\w[\w.]*)[ \t]+import\b)", re.MULTILINE)
+
+
+def imported_names(sources: list[bytes]) -> list[str]:
+    """The absolute module names that ``import`` and ``from ... import`` lines of the sources name,
+    at any indentation (functions included). A hint, not a parse: a name it misses is imported
+    by the test that needs it, and one it finds in a string is at most a standard-library module
+    imported for nothing."""
+    names = set()
+    for source in sources:
+        for listed, module in _IMPORT.findall(source):
+            if module:
+                names.add(module.decode("ascii", "replace"))
+            for part in listed.split(b","):
+                words = part.split()
+                if words:
+                    names.add(words[0].decode("ascii", "replace"))
+    return sorted(name for name in names if name.replace(".", "").replace("_", "").isalnum())
+
+
+class _Refuse:
+    """A meta path finder that fails the import of the given top-level names."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] in self.names:
+            raise ImportError(f"{name} is not imported ahead")
+        return None
+
+
+def _inside(path: str, folders: list[str]) -> bool:
+    return any(path.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+
+def import_stdlib_ahead(names: list[str], stdlib_dirs: list[str], refused: set[str], deadline: float) -> list[str]:
+    """Import the standard-library modules among ``names`` that are not imported yet: trusted
+    code, which every test of the submission would import again. Nothing else: the submission's
+    own modules run only in a test's process, and other libraries (which may read the
+    environment at import) only when the task declares them as preloads: an import on the way of
+    a top-level name in ``refused`` (the submission's) fails. Returns those imported."""
+    done = []
+    refuse = _Refuse(refused)
+    sys.meta_path.insert(0, refuse)
+    try:
+        for name in names:
+            if name in sys.modules or time.monotonic() > deadline:
+                continue
+            try:
+                spec = importlib.util.find_spec(name.partition(".")[0])
+            except (ImportError, ValueError):
+                continue
+            origin = getattr(spec, "origin", None)
+            if spec is None or not origin:
+                continue
+            if origin not in ("built-in", "frozen") and (
+                not _inside(origin, stdlib_dirs) or "/site-packages/" in origin or "/dist-packages/" in origin
+            ):
+                continue
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001,S112 - the test's own import reports it
+                continue
+            done.append(name)
+    finally:
+        sys.meta_path.remove(refuse)
+    return done
 
 
 def _descendants(root: int) -> list[int]:
@@ -674,7 +833,7 @@ class Pool:
                 else:
                     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
                 confinement = enter_submission(self.config, request, fds[1:], isolated)
-                Zygote(control, self.config).run(confinement)
+                Zygote(control, self.config, request["stage"]).run(confinement)
                 code = 0
             except BaseException as exc:  # trusted code failed: say so in the log, not silently
                 with contextlib.suppress(BaseException):
