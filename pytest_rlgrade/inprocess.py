@@ -59,12 +59,18 @@ class InProcessConnection:
             os.chdir(before)
 
     def request(self, message: dict[str, Any], deadline: float) -> Any:
-        with self._in_workdir():
-            answer = self.server.answer(message)
+        # Both ways as JSON, as over the sandbox's socket: the submission gets copies of the
+        # test's values (never the test's own objects), and the same size limit.
         try:
-            return json.loads(wire.dumps(answer, self.limit)[wire.HEADER.size :])
-        except wire.WireError as exc:
+            message = self._cross(message)
+            with self._in_workdir():
+                answer = self.server.answer(message)
+            return self._cross(answer)
+        except wire.WireError as exc:  # as SandboxConnection.request says it
             raise SubmissionProtocolError(str(exc)) from None
+
+    def _cross(self, message: Any) -> Any:
+        return json.loads(wire.dumps(message, self.limit)[wire.HEADER.size :])
 
     def run_module(
         self,

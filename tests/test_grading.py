@@ -733,6 +733,47 @@ def calls():
 """
 
 
+COPY_TESTS = """
+def test_the_submission_changes_only_its_copy(submission):
+    calc = submission.module("calc")
+    rows = [{"a": 1, "b": [1, 2]}, {"a": 2, "b": [3]}]
+    flat = [1, 2, 3]
+    returned = calc.spoil(rows, flat)
+    assert rows == [{"a": 1, "b": [1, 2]}, {"a": 2, "b": [3]}]
+    assert flat == [1, 2, 3]
+    assert returned == [[{"a": 1, "b": [1, 2], "spoiled": True}, {"a": 2, "b": [3]}], [1, 2, 3, 4]]
+    returned[1].append(5)
+    assert calc.kept() == [1, 2, 3, 4], "the test's answer is a copy too"
+"""
+
+COPY_MODULE = """\
+KEPT = []
+
+def spoil(rows, flat):
+    rows[0]["spoiled"] = True
+    flat.append(4)
+    KEPT[:] = flat
+    return [rows, flat]
+
+def kept():
+    return KEPT
+"""
+
+
+@pytest.mark.parametrize("isolation", ["sandbox", "none"])
+def test_values_cross_as_copies(project: pytest.Pytester, isolation: str) -> None:
+    """What a test passes, the submission gets a copy of (in-process too), and the reverse: a
+    submission that changes its arguments, or a test that changes an answer, changes only its copy."""
+    (project.path / "tasks/calc/tests/test_calc.py").write_text(COPY_TESTS)
+    (project.path / "tasks/calc/task.yaml").write_text(
+        "name: calc\npackage: calc\nlimits: {call_timeout: 5, test_timeout: 20, task_timeout: 60}\n"
+    )
+    (project.path / "reference/calc/calc/__init__.py").write_text(COPY_MODULE)
+    result, report = grade(project, "--submission=reference", f"--isolation={isolation}")
+    assert report is not None, result.stdout.str()
+    assert set(outcomes(report["tasks"][0]).values()) == {"passed"}, result.stdout.str()
+
+
 @pytest.mark.parametrize("isolation", ["sandbox", "none"])
 def test_call_each_runs_every_call_in_order(project: pytest.Pytester, isolation: str) -> None:
     """``submission.call_each`` / ``handle.method.each``: many calls, one round trip, the results

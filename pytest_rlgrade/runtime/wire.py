@@ -33,6 +33,7 @@ HANDLE, DICT, MAP = "$handle", "$dict", "$map"
 TUPLE, SET, FROZENSET, BYTES = "$tuple", "$set", "$frozenset", "$bytes"
 _TAGS = frozenset({DICT, MAP, TUPLE, SET, FROZENSET, BYTES})
 _ATOMS = (str, int, float, bool, type(None))
+_ATOM_TYPES = frozenset(_ATOMS)
 # What may be a dict key or a set element on the wire: hashable values built only of these.
 _HASHABLE = (*_ATOMS, tuple, frozenset, bytes)
 
@@ -63,6 +64,10 @@ def encode(value: Any, convert: Callable[[Any], Any]) -> Any:
     of the built-in types above and returns either a replacement (encoded in turn) or a
     ready-made handle dict."""
 
+    # The keys of the last dict found plain: a dataset's rows share their keys, and comparing a
+    # row's keys with these (one C-level set comparison) replaces checking each key again.
+    plain_keys: list[Any] = [frozenset()]
+
     def walk(item: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise WireError(f"nested deeper than {MAX_DEPTH} levels")
@@ -73,6 +78,8 @@ def encode(value: Any, convert: Callable[[Any], Any]) -> Any:
         # atoms in lists of flat dicts); below the depth limit, as walk would.
         atoms = _ATOMS if depth < MAX_DEPTH else ()
         if kind is list:
+            if atoms and _ATOM_TYPES.issuperset(map(type, item)):
+                return item  # atoms only: as it is (checked in C, not value by value)
             return [v if type(v) in atoms else walk(v, depth + 1) for v in item]
         if kind is tuple:
             return {TUPLE: [walk(v, depth + 1) for v in item]}
@@ -82,7 +89,13 @@ def encode(value: Any, convert: Callable[[Any], Any]) -> Any:
         elif kind is bytes:
             return {BYTES: base64.b64encode(item).decode("ascii")}
         elif kind is dict:
-            if all(type(k) is str and not k.startswith("$") for k in item):
+            keys = item.keys()
+            plain = keys == plain_keys[0]
+            if not plain and all(type(k) is str and not k.startswith("$") for k in item):
+                plain_keys[0], plain = frozenset(keys), True
+            if plain:
+                if atoms and _ATOM_TYPES.issuperset(map(type, item.values())):
+                    return item
                 return {k: v if type(v) in atoms else walk(v, depth + 1) for k, v in item.items()}
             if all(_hashable(k) for k in item):
                 if all(type(k) is str for k in item):
@@ -102,6 +115,8 @@ def decode(data: Any, make_handle: Callable[[int, str], Any]) -> Any:
     """The inverse of :func:`encode`: the built-in values, with handles made by
     ``make_handle(id, type)``."""
 
+    plain_keys: list[Any] = [frozenset()]  # as in encode
+
     def hashable(item: Any, depth: int, what: str) -> Any:
         value = walk(item, depth)
         if not _hashable(value):
@@ -116,6 +131,8 @@ def decode(data: Any, make_handle: Callable[[int, str], Any]) -> Any:
             return item
         atoms = _ATOMS if depth < MAX_DEPTH else ()  # as in encode
         if kind is list:
+            if atoms and _ATOM_TYPES.issuperset(map(type, item)):
+                return item  # as in encode
             return [v if type(v) in atoms else walk(v, depth + 1) for v in item]
         if kind is not dict:
             raise WireError(f"unexpected {kind.__name__}")
@@ -145,8 +162,13 @@ def decode(data: Any, make_handle: Callable[[int, str], Any]) -> Any:
             if type(ident) is not int or type(type_name) is not str or len(item) > 2:
                 raise WireError("malformed handle")
             return make_handle(ident, type_name)
-        if any(k.startswith("$") for k in item):
-            raise WireError("an untagged key starting with '$'")
+        keys = item.keys()  # JSON's keys are plain strings: equal keys are the same keys
+        if keys != plain_keys[0]:
+            if any(k.startswith("$") for k in item):
+                raise WireError("an untagged key starting with '$'")
+            plain_keys[0] = frozenset(keys)
+        if atoms and _ATOM_TYPES.issuperset(map(type, item.values())):
+            return item
         return {k: v if type(v) in atoms else walk(v, depth + 1) for k, v in item.items()}
 
     return walk(data, 0)
