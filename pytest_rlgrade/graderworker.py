@@ -50,21 +50,6 @@ def pytest_args(root: Path, job: dict[str, Any], report: Path) -> list[str]:
     return args
 
 
-def wait_for(pid: int, timeout: float) -> int | None:
-    """The exit code of child ``pid`` (negative: the signal that killed it), or None when it is
-    still running after ``timeout`` seconds. Wakes the moment the child ends (a pidfd), not on a
-    polling tick."""
-    import select
-
-    fd = os.pidfd_open(pid)
-    try:
-        if not select.select([fd], [], [], timeout)[0]:
-            return None
-    finally:
-        os.close(fd)
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-
-
 class PoolPlugin:
     """Serves each submission's sandbox from the worker's warm pool of its task."""
 
@@ -120,6 +105,48 @@ class Prepared:
         return int(session.exitstatus)
 
 
+class Child:
+    """A grading fork: ``jobs`` (write end) takes its job when it is a spare, ``done`` (read end)
+    gives its exit status once its report is written."""
+
+    def __init__(self, pid: int, jobs: int, done: int) -> None:
+        self.pid, self.jobs, self.done = pid, jobs, done
+        self.status: int | None = None
+
+    def wait_done(self, timeout: float) -> int | None:
+        """The grading's exit status once its report is written (or it ended without one: then
+        the status it died with); None after ``timeout`` seconds."""
+        import select
+
+        if not select.select([self.done], [], [], timeout)[0]:
+            return None
+        said = os.read(self.done, 1)
+        os.close(self.done)
+        self.done = -1
+        return said[0] if said else self.reap()
+
+    def reap(self) -> int | None:
+        """Wait for the fork to end; its exit code (negative: the signal that killed it)."""
+        if self.status is None and self.pid:
+            with contextlib.suppress(ChildProcessError):
+                self.status = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+            self.pid = 0
+        return self.status
+
+    def kill(self) -> None:
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        self.reap()
+
+    def discard(self) -> None:
+        for fd in (self.jobs, self.done):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.jobs = self.done = -1
+        self.kill()
+
+
 class Worker:
     def __init__(self, settings: dict[str, Any], out: TextIO) -> None:
         self.root = Path(settings["root"])
@@ -130,6 +157,8 @@ class Worker:
         self.scratch = Path(tempfile.mkdtemp(prefix="rlgrade-worker-"))
         self.jobs = 0
         self.prepared: dict[tuple[str, str | None, str, bool], Prepared | None] = {}
+        self.spare_child: Child | None = None  # forked ahead, waiting for the next job
+        self.running: Child | None = None  # the grading whose answer was sent last, until reaped
 
     def send(self, message: dict[str, Any]) -> None:
         self.out.write(json.dumps(message) + "\n")
@@ -208,57 +237,113 @@ class Worker:
             gc.freeze()
         return self.prepared[key]
 
+    def _key(self, job: dict[str, Any]) -> tuple[str, str | None, str, bool]:
+        return (job["task"], job.get("instance"), job.get("isolation", "sandbox"), bool(job.get("run_all")))
+
+    def _run_child(self, job: dict[str, Any], done: int) -> None:
+        """In a fork: grade ``job`` (its report to ``job["report"]``), say so on ``done`` (the exit
+        status, one byte), then hand what trusted code computed to the next gradings; never
+        returns."""
+        code = 70
+        try:
+            fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+            import pytest
+
+            from . import trusted
+
+            prepared = self.prepared.get(self._key(job))
+            report = Path(job["report"])
+            if prepared is not None:
+                code = prepared.run(job, report)
+            else:
+                code = int(pytest.main(pytest_args(self.root, job, report), plugins=[PoolPlugin(self.pools)]))
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.write(done, bytes([code & 0xFF]))  # the answer can go: the rest is for later jobs
+            trusted.save_new(job["memos"])  # what this grading's trusted code computed, for the next
+        except BaseException as exc:  # the harness's own failure: say so in the log
+            with contextlib.suppress(BaseException):
+                print(f"grading failed: {exc!r}", file=sys.stderr)
+        finally:
+            with contextlib.suppress(BaseException):
+                sys.stdout.flush()
+                sys.stderr.flush()
+        os._exit(code)
+
+    def _fork(self, job: dict[str, Any] | None) -> Child:
+        """A grading child: for ``job``, or (None) a spare that waits for its job on a pipe, forked
+        between gradings so that the next one does not wait for the fork."""
+        jobs_r, jobs_w = os.pipe()
+        done_r, done_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(jobs_w)
+            os.close(done_r)
+            if self.spare_child is not None:
+                for fd in (self.spare_child.jobs, self.spare_child.done):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            with contextlib.suppress(BaseException):
+                sys.stdin.close()
+            if job is None:
+                try:
+                    with os.fdopen(jobs_r, "rb") as jobs:
+                        line = jobs.readline()
+                    job = json.loads(line) if line else None
+                except BaseException:  # noqa: BLE001 - no job: nothing to do
+                    job = None
+                if job is None:
+                    os._exit(0)
+            self._run_child(job, done_w)
+        os.close(jobs_r)
+        os.close(done_w)
+        return Child(pid, jobs_w, done_r)
+
     def grade(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Grade one job in a fresh fork; the report it wrote, or why there is none."""
-        prepared = self.prepare(job)
+        """Grade one job in a fresh fork (the spare one when it was forked with what this job
+        needs); the report it wrote, or why there is none."""
+        fresh_key = self._key(job) not in self.prepared
+        self.prepare(job)
         self.jobs += 1
         report = self.scratch / f"report-{self.jobs}.json"
         log = self.scratch / f"job-{self.jobs}.log"
-        memos = self.scratch / "memo.pickle"
         report.unlink(missing_ok=True)
-        from . import trusted
-
-        pid = os.fork()
-        if pid == 0:
-            code = 70
+        job = {**job, "report": str(report), "log": str(log), "memos": str(self.scratch / "memo.pickle")}
+        child, self.spare_child = self.spare_child, None
+        if child is not None and not fresh_key:
             try:
-                fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                os.dup2(fd, 1)
-                os.dup2(fd, 2)
-                os.close(fd)
-                sys.stdin.close()
-                import pytest
-
-                if prepared is not None:
-                    code = prepared.run(job, report)
-                else:
-                    code = int(pytest.main(pytest_args(self.root, job, report), plugins=[PoolPlugin(self.pools)]))
-                trusted.save_new(memos)  # what this grading's trusted code computed, for the next
-            except BaseException as exc:  # the harness's own failure: say so in the log
-                with contextlib.suppress(BaseException):
-                    print(f"grading failed: {exc!r}", file=sys.stderr)
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            os._exit(code)
-        status = wait_for(pid, float(job["time_limit"]) + HARNESS_MARGIN)
-        if status is not None:
-            trusted.load_saved(memos)  # the next gradings fork with them (pytest_rlgrade.memo)
+                os.write(child.jobs, (json.dumps(job) + "\n").encode())
+            except OSError:  # the spare is gone: fork one for this job
+                child.discard()
+                child = None
+        elif child is not None:  # forked before this job's session was prepared
+            child.discard()
+            child = None
+        if child is None:
+            child = self._fork(job)
+        os.close(child.jobs)
+        child.jobs = -1
+        self.running = child
+        limit = float(job["time_limit"]) + HARNESS_MARGIN
+        status = child.wait_done(limit)
         if status is None:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            child.kill()
+            self.running = None
             self.restart_pools()
             return {"error": f"the grading did not finish in {job['time_limit'] + HARNESS_MARGIN:g} s"}
-        if status < 0 or status > 5:  # killed, or died outside pytest: the pools' channels may be mid-message
-            self.restart_pools()
         try:
             data = json.loads(report.read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            child.reap()
+            self.running = None
+            self.restart_pools()
             tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
             return {"error": f"the grading exited with status {status} and wrote no report; its output ended:\n{tail}"}
         finally:
             report.unlink(missing_ok=True)
-        log.unlink(missing_ok=True)
         return {"report": data}
 
     def make_spares(self) -> None:
@@ -273,12 +358,24 @@ class Worker:
                 print(f"rlgrade worker: no spare tree for {pool.task.name}: {exc}", file=sys.stderr)
 
     def after(self, job: dict[str, Any]) -> None:
-        """After a grading's answer is sent: the spare its task's pool had is spent (the
-        grading's fork took it, or may have); fork the next."""
+        """After a grading's answer is sent: its fork ends (what its trusted code computed then
+        reaches this process: pytest_rlgrade.memo), the spare tree its task's pool had is spent
+        (the grading took it, or may have), and the next grading's tree and fork are made ahead."""
+        from . import trusted
+
+        child, self.running = self.running, None
+        if child is not None:
+            status = child.reap()
+            if status is not None and (status < 0 or status > 5):
+                # killed, or died outside pytest: the pools' channels may be mid-message
+                self.restart_pools()
+            trusted.load_saved(self.scratch / "memo.pickle")  # the next gradings fork with them
+            Path(job.get("log", self.scratch / "none")).unlink(missing_ok=True)
         pool = self.pools.get(job["task"])
         if pool is not None and job.get("isolation", "sandbox") == "sandbox":
             pool.retire_spare()
         self.make_spares()
+        self.spare_child = self._fork(None)
 
     def restart_pools(self) -> None:
         from .sandbox import SandboxPool
@@ -291,6 +388,10 @@ class Worker:
     def close(self) -> None:
         import shutil
 
+        for child in (self.spare_child, self.running):
+            if child is not None:
+                child.discard()
+        self.spare_child = self.running = None
         for pool in self.pools.values():
             pool.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -312,7 +413,7 @@ def main() -> int:
         for line in sys.stdin:
             job = json.loads(line)
             worker.send({"id": job["id"], **worker.grade(job)})
-            worker.after(job)
+            worker.after({**job, "log": str(worker.scratch / f"job-{worker.jobs}.log")})
     finally:
         worker.close()
     return 0
