@@ -263,7 +263,7 @@ class Worker:
             sys.stdout.flush()
             sys.stderr.flush()
             os.write(done, bytes([code & 0xFF]))  # the answer can go: the rest is for later jobs
-            trusted.save_new(job["memos"])  # what this grading's trusted code computed, for the next
+            trusted.save_new(Path(job["memos"]))  # what this grading's trusted code computed, for the next
         except BaseException as exc:  # the harness's own failure: say so in the log
             with contextlib.suppress(BaseException):
                 print(f"grading failed: {exc!r}", file=sys.stderr)

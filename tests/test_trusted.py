@@ -112,3 +112,58 @@ def test_load_trusted_imports_once_under_the_given_name(tmp_path: Path) -> None:
     assert first is again
     assert first.LOADED == [1]
     del sys.modules["rlgrade_test_helper_once"]
+
+
+MEMO_CONFTEST = """
+from pathlib import Path
+
+import pytest
+
+from pytest_rlgrade import memo
+
+CALLS = Path(__file__).with_name("calls.log")
+
+
+@memo
+def expensive(n):
+    with CALLS.open("a") as log:
+        log.write(f"{n}\\n")
+    return [i * i for i in range(n)]
+
+
+@pytest.fixture
+def squares():
+    return expensive(5)
+"""
+
+MEMO_TESTS = """
+def test_first(submission, squares):
+    assert submission.module("sq").squares(5) == squares
+
+
+def test_second(submission, squares):
+    squares.append("changed")  # the caller's own copy
+    assert submission.module("sq").squares(5) == squares[:-1]
+"""
+
+
+@pytest.mark.slow
+def test_a_warm_grader_computes_memo_results_once_for_all_its_gradings(tmp_path: Path) -> None:
+    """End to end: the first grading of a worker computes, the ones after it inherit."""
+    from pytest_rlgrade import Grader
+
+    files = {
+        "tasks/sq/task.yaml": "name: sq\npackage: sq\n",
+        "tasks/sq/prompt.md": "Write sq.\n",
+        "tasks/sq/tests/conftest.py": MEMO_CONFTEST,
+        "tasks/sq/tests/test_sq.py": MEMO_TESTS,
+        "reference/sq/sq/__init__.py": "def squares(n):\n    return [i * i for i in range(n)]\n",
+        "starter/sq/sq/__init__.py": "def squares(n):\n    return []\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    with Grader(tmp_path, tasks=["sq"], workers=1, seed=1) as grader:
+        rewards = [grader.grade("reference", task="sq").reward for _ in range(3)]
+    assert rewards == [1.0, 1.0, 1.0]
+    assert (tmp_path / "tasks/sq/tests/calls.log").read_text() == "5\n"
