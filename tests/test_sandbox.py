@@ -632,11 +632,11 @@ from pytest_rlgrade.runtime import worker
 stdlib, stage, marker = sys.argv[1:4]
 sys.path[:0] = [stdlib, stage]
 done = worker.import_stdlib_ahead(
-    ["fakestd", "uses_sub", "colorsys", "yaml", "mysub"], [stdlib], {"mysub"}, time.monotonic() + 30
+    ["fakestd", "uses_sub", "colorsys", "yaml", "mysub", "this"], [stdlib], {"mysub"}, time.monotonic() + 30
 )
 print(json.dumps({
     "done": done,
-    "imported": {n: n in sys.modules for n in ["fakestd", "uses_sub", "colorsys", "yaml", "mysub"]},
+    "imported": {n: n in sys.modules for n in ["fakestd", "uses_sub", "colorsys", "yaml", "mysub", "this"]},
     "marker": os.path.exists(marker),
     "meta_path_restored": not any(type(f).__name__ == "_Refuse" for f in sys.meta_path),
 }))
@@ -645,8 +645,9 @@ print(json.dumps({
 
 def test_only_the_standard_library_is_imported_ahead(tmp_path: Path) -> None:
     """``import_stdlib_ahead`` imports modules found in the standard library's folders and
-    nothing else: not a third-party library, not the submission's own module, and not a
-    standard-library module whose import would reach the submission's."""
+    nothing else: not a third-party library, not the submission's own module, not a
+    standard-library module whose import would reach the submission's, and not one that acts
+    when imported."""
     import json
     import subprocess
     import sys
@@ -668,7 +669,14 @@ def test_only_the_standard_library_is_imported_ahead(tmp_path: Path) -> None:
     )
     result = json.loads(done.stdout)
     assert result["done"] == ["fakestd", "colorsys"]
-    assert result["imported"] == {"fakestd": True, "uses_sub": False, "colorsys": True, "yaml": False, "mysub": False}
+    assert result["imported"] == {
+        "fakestd": True,
+        "uses_sub": False,
+        "colorsys": True,
+        "yaml": False,
+        "mysub": False,
+        "this": False,  # prints when imported
+    }
     assert not result["marker"], "the submission's module ran"
     assert result["meta_path_restored"]
 

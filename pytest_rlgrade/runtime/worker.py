@@ -562,6 +562,8 @@ class Zygote:
 # one not compiled ahead, is compiled by the import as usual.
 _COMPILED: dict[str, tuple[int, int, Any]] = {}
 WARM_SECONDS = 1.0  # at most this much of a submission's first spawn goes to warming it
+# Standard-library modules that act when imported (print, open a browser): never imported ahead.
+NOT_AHEAD = frozenset({"this", "antigravity", "__hello__", "__phello__", "idlelib", "turtledemo", "test"})
 MAX_SOURCE_BYTES = 1 << 20
 
 
@@ -666,7 +668,7 @@ def import_stdlib_ahead(names: list[str], stdlib_dirs: list[str], refused: set[s
     sys.meta_path.insert(0, refuse)
     try:
         for name in names:
-            if name in sys.modules or time.monotonic() > deadline:
+            if name in sys.modules or name.partition(".")[0] in NOT_AHEAD or time.monotonic() > deadline:
                 continue
             try:
                 spec = importlib.util.find_spec(name.partition(".")[0])
