@@ -107,6 +107,20 @@ def grade(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict
     return result, data
 
 
+def grade_plain_calc(
+    project: pytest.Pytester, isolation: str, tests: str, modules: dict[str, str]
+) -> tuple[pytest.RunResult, dict[str, Any] | None]:
+    """Grade the reference of a calc task with only ``tests`` (no weights, metrics or gates) and
+    these modules of its package."""
+    (project.path / "tasks/calc/tests/test_calc.py").write_text(tests)
+    (project.path / "tasks/calc/task.yaml").write_text(
+        "name: calc\npackage: calc\nlimits: {call_timeout: 5, test_timeout: 20, task_timeout: 60}\n"
+    )
+    for name, text in modules.items():
+        (project.path / "reference/calc/calc" / name).write_text(text)
+    return grade(project, "--submission=reference", f"--isolation={isolation}")
+
+
 def outcomes(task: dict[str, Any]) -> dict[str, str]:
     return {t["node_id"].rsplit("::", 1)[1]: t["outcome"] for t in task["tests"]}
 
@@ -677,12 +691,7 @@ sys.stdout.write(text.upper() + "|" + os.environ.get("CALC_GREETING", "-") + "|"
 def test_run_cli_passes_stdin_and_environment(project: pytest.Pytester, isolation: str) -> None:
     """``run_cli(stdin=..., env=...)``: the program reads exactly that input, sees the variables
     added to its sandbox's environment, and reads an empty input when given none."""
-    (project.path / "tasks/calc/tests/test_calc.py").write_text(CLI_TESTS)
-    (project.path / "tasks/calc/task.yaml").write_text(
-        "name: calc\npackage: calc\nlimits: {call_timeout: 5, test_timeout: 20, task_timeout: 60}\n"
-    )
-    (project.path / "reference/calc/calc/cli.py").write_text(CLI_MODULE)
-    result, report = grade(project, "--submission=reference", f"--isolation={isolation}")
+    result, report = grade_plain_calc(project, isolation, CLI_TESTS, {"cli.py": CLI_MODULE})
     assert report is not None, result.stdout.str()
     assert outcomes(report["tasks"][0]) == dict.fromkeys(
         [
@@ -764,12 +773,7 @@ def kept():
 def test_values_cross_as_copies(project: pytest.Pytester, isolation: str) -> None:
     """What a test passes, the submission gets a copy of (in-process too), and the reverse: a
     submission that changes its arguments, or a test that changes an answer, changes only its copy."""
-    (project.path / "tasks/calc/tests/test_calc.py").write_text(COPY_TESTS)
-    (project.path / "tasks/calc/task.yaml").write_text(
-        "name: calc\npackage: calc\nlimits: {call_timeout: 5, test_timeout: 20, task_timeout: 60}\n"
-    )
-    (project.path / "reference/calc/calc/__init__.py").write_text(COPY_MODULE)
-    result, report = grade(project, "--submission=reference", f"--isolation={isolation}")
+    result, report = grade_plain_calc(project, isolation, COPY_TESTS, {"__init__.py": COPY_MODULE})
     assert report is not None, result.stdout.str()
     assert set(outcomes(report["tasks"][0]).values()) == {"passed"}, result.stdout.str()
 
@@ -778,11 +782,8 @@ def test_values_cross_as_copies(project: pytest.Pytester, isolation: str) -> Non
 def test_call_each_runs_every_call_in_order(project: pytest.Pytester, isolation: str) -> None:
     """``submission.call_each`` / ``handle.method.each``: many calls, one round trip, the results
     in order, and the first exception raised as a single call raises it."""
-    (project.path / "tasks/calc/tests/test_calc.py").write_text("import pytest\n\n\n" + EACH_TESTS)
-    (project.path / "tasks/calc/task.yaml").write_text(
-        "name: calc\npackage: calc\nlimits: {call_timeout: 5, test_timeout: 20, task_timeout: 60}\n"
+    result, report = grade_plain_calc(
+        project, isolation, "import pytest\n\n\n" + EACH_TESTS, {"__init__.py": EACH_MODULE}
     )
-    (project.path / "reference/calc/calc/__init__.py").write_text(EACH_MODULE)
-    result, report = grade(project, "--submission=reference", f"--isolation={isolation}")
     assert report is not None, result.stdout.str()
     assert set(outcomes(report["tasks"][0]).values()) == {"passed"}, result.stdout.str()
