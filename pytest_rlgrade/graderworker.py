@@ -157,6 +157,7 @@ class Worker:
         self.scratch = Path(tempfile.mkdtemp(prefix="rlgrade-worker-"))
         self.jobs = 0
         self.prepared: dict[tuple[str, str | None, str, bool], Prepared | None] = {}
+        self.memos = self.scratch / "memo.pickle"  # what a grading's memo computed, for the next
         self.spare_child: Child | None = None  # forked ahead, waiting for the next job
         self.running: Child | None = None  # the grading whose answer was sent last, until reaped
 
@@ -223,7 +224,7 @@ class Worker:
         return ids
 
     def prepare(self, job: dict[str, Any]) -> Prepared | None:
-        key = (job["task"], job.get("instance"), job.get("isolation", "sandbox"), bool(job.get("run_all")))
+        key = self._key(job)
         if key not in self.prepared:
             placeholder = self.scratch / "placeholder" / str(len(self.prepared))
             placeholder.mkdir(parents=True)
@@ -282,10 +283,6 @@ class Worker:
         if pid == 0:
             os.close(jobs_w)
             os.close(done_r)
-            if self.spare_child is not None:
-                for fd in (self.spare_child.jobs, self.spare_child.done):
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
             with contextlib.suppress(BaseException):
                 sys.stdin.close()
             if job is None:
@@ -311,7 +308,7 @@ class Worker:
         report = self.scratch / f"report-{self.jobs}.json"
         log = self.scratch / f"job-{self.jobs}.log"
         report.unlink(missing_ok=True)
-        job = {**job, "report": str(report), "log": str(log), "memos": str(self.scratch / "memo.pickle")}
+        job = {**job, "report": str(report), "log": str(log), "memos": str(self.memos)}
         child, self.spare_child = self.spare_child, None
         if child is not None and not fresh_key:
             try:
@@ -344,6 +341,7 @@ class Worker:
             return {"error": f"the grading exited with status {status} and wrote no report; its output ended:\n{tail}"}
         finally:
             report.unlink(missing_ok=True)
+        log.unlink(missing_ok=True)  # the fork may still write to it: its open file stays its own
         return {"report": data}
 
     def make_spares(self) -> None:
@@ -369,8 +367,7 @@ class Worker:
             if status is not None and (status < 0 or status > 5):
                 # killed, or died outside pytest: the pools' channels may be mid-message
                 self.restart_pools()
-            trusted.load_saved(self.scratch / "memo.pickle")  # the next gradings fork with them
-            Path(job.get("log", self.scratch / "none")).unlink(missing_ok=True)
+            trusted.load_saved(self.memos)  # the next gradings fork with them
         pool = self.pools.get(job["task"])
         if pool is not None and job.get("isolation", "sandbox") == "sandbox":
             pool.retire_spare()
@@ -413,7 +410,7 @@ def main() -> int:
         for line in sys.stdin:
             job = json.loads(line)
             worker.send({"id": job["id"], **worker.grade(job)})
-            worker.after({**job, "log": str(worker.scratch / f"job-{worker.jobs}.log")})
+            worker.after(job)
     finally:
         worker.close()
     return 0
