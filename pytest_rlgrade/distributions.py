@@ -39,6 +39,7 @@ class PythonView:
     site_dirs: tuple[str, ...]
     distributions: tuple[str, ...]
     mounts: tuple[str, ...] = ()  # the same reach in few, whole folders (site dirs inside hidden)
+    stdlib_dirs: tuple[str, ...] = ()  # the standard library's folders (site dirs inside them aside)
 
 
 def canonical(name: str) -> str:
@@ -111,11 +112,15 @@ def _entries(dist: metadata.Distribution, sites: list[str]) -> set[str]:
     return entries
 
 
+def stdlib_dirs() -> list[str]:
+    return [sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib")]
+
+
 @functools.cache
 def _stdlib_entries() -> tuple[str, ...]:
     entries: set[str] = set()
-    for key in ("stdlib", "platstdlib"):
-        folder = Path(sysconfig.get_paths()[key])
+    for name in stdlib_dirs():
+        folder = Path(name)
         if folder.is_dir():
             entries.update(str(p) for p in folder.iterdir() if p.name not in _SITE_NAMES)
     return tuple(sorted(entries))
@@ -143,8 +148,8 @@ def python_view(declared: list[str]) -> PythonView:
     entries: set[str] = set()
     for name in names:
         entries |= _entries(installed[name], sites)
-    stdlib = [sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib")]
+    stdlib = stdlib_dirs()
     python_dirs = sorted({*stdlib, *sites})
     read = sorted({*_stdlib_entries(), *_interpreter_files(), *entries})
     mounts = sorted({*(d for d in stdlib if Path(d).is_dir()), *_interpreter_files(), *entries})
-    return PythonView(tuple(read), tuple(python_dirs), tuple(sites), tuple(names), tuple(mounts))
+    return PythonView(tuple(read), tuple(python_dirs), tuple(sites), tuple(names), tuple(mounts), tuple(stdlib))

@@ -25,7 +25,6 @@ import signal
 import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -252,7 +251,7 @@ class SandboxPool:
             "namespaces": self.namespaces,
             "landlock": self.landlock,
             "python_dirs": list(view.python_dirs),
-            "stdlib_dirs": [sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib")],
+            "stdlib_dirs": list(view.stdlib_dirs),
             "private_root": str(self.root / "newroot") if self.namespaces else "",
             "system_read": system,
             "read_paths": [*system, str(self.stage)],

@@ -408,11 +408,13 @@ def drop_capabilities() -> None:
     _check(_libc.capset(ctypes.create_string_buffer(header, 8), ctypes.create_string_buffer(data, 24)), "capset")
 
 
-def scrub_sys_path(python_dirs: list[str], roots: list[str]) -> None:
-    def inside(path: str) -> bool:
-        return any(path == d or path.startswith(d.rstrip("/") + "/") for d in python_dirs)
+def _within(path: str, folders: list[str]) -> bool:
+    """Whether ``path`` is one of ``folders`` or beneath one."""
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in folders)
 
-    sys.path[:] = [p for p in sys.path if p and inside(os.path.abspath(p))] + roots
+
+def scrub_sys_path(python_dirs: list[str], roots: list[str]) -> None:
+    sys.path[:] = [p for p in sys.path if p and _within(os.path.abspath(p), python_dirs)] + roots
     importlib.invalidate_caches()
 
 
@@ -459,18 +461,14 @@ class Zygote:
         return pid
 
     def warm(self) -> None:
-        """Before the first test's process: compile the submission's modules and the task's
-        public ones, and import the standard-library modules they use (the copy is in place by
-        the first spawn, not yet when a spare tree starts). Only trusted code runs."""
+        """Before the first test's process: compile the submission's modules and import the
+        standard-library modules they use (the copy is in place by the first spawn, not yet when
+        a spare tree starts; the pool did the same for the task's public modules). Only trusted
+        code runs."""
         self.warmed = True
-        deadline = time.monotonic() + WARM_SECONDS
         try:
-            use_compiled_ahead()
-            sources = compile_ahead(self.stage, deadline)
-            for root in self.config["roots"]:
-                sources += compile_ahead(root, deadline)
             own = {name.removesuffix(".py") for name in os.listdir(self.stage)}
-            import_stdlib_ahead(imported_names(sources), self.config["stdlib_dirs"], own, deadline)
+            warm_ahead([self.stage], self.config["stdlib_dirs"], own)
         except Exception as exc:  # noqa: BLE001 - a cold start is slower, not wrong
             print(f"warming the submission failed: {exc!r}", file=sys.stderr)
 
@@ -653,10 +651,6 @@ class _Refuse:
         return None
 
 
-def _inside(path: str, folders: list[str]) -> bool:
-    return any(path.startswith(folder.rstrip("/") + "/") for folder in folders)
-
-
 def import_stdlib_ahead(names: list[str], stdlib_dirs: list[str], refused: set[str], deadline: float) -> list[str]:
     """Import the standard-library modules among ``names`` that are not imported yet: trusted
     code, which every test of the submission would import again. Nothing else: the submission's
@@ -678,7 +672,7 @@ def import_stdlib_ahead(names: list[str], stdlib_dirs: list[str], refused: set[s
             if spec is None or not origin:
                 continue
             if origin not in ("built-in", "frozen") and (
-                not _inside(origin, stdlib_dirs) or "/site-packages/" in origin or "/dist-packages/" in origin
+                not _within(origin, stdlib_dirs) or "/site-packages/" in origin or "/dist-packages/" in origin
             ):
                 continue
             try:
@@ -689,6 +683,14 @@ def import_stdlib_ahead(names: list[str], stdlib_dirs: list[str], refused: set[s
     finally:
         sys.meta_path.remove(refuse)
     return done
+
+
+def warm_ahead(roots: list[str], stdlib_dirs: list[str], refused: set[str]) -> None:
+    """Compile the modules under ``roots`` and import the standard-library modules they name,
+    within ``WARM_SECONDS`` (see :func:`compile_ahead`, :func:`import_stdlib_ahead`)."""
+    deadline = time.monotonic() + WARM_SECONDS
+    sources = [source for root in roots for source in compile_ahead(root, deadline)]
+    import_stdlib_ahead(imported_names(sources), stdlib_dirs, refused, deadline)
 
 
 def _descendants(root: int) -> list[int]:
@@ -933,6 +935,13 @@ def main(config_path: str) -> None:
             importlib.import_module(name)
         except Exception as exc:  # the task's mistake: the supervisor makes it a task error
             problems.append(f"preload {name!r} does not import in the sandbox: {type(exc).__name__}: {exc}")
+    # The task's public modules, compiled and their standard-library imports made once for every
+    # submission's tree (each tree does the same for its submission at its first test).
+    use_compiled_ahead()
+    try:
+        warm_ahead(config["roots"], config["stdlib_dirs"], set())
+    except Exception as exc:  # noqa: BLE001 - a cold start is slower, not wrong
+        print(f"warming the public modules failed: {exc!r}", file=sys.stderr)
     config["pool_confinement"] = confinement
     Pool(control, config).run(confinement, problems)
 
