@@ -448,7 +448,11 @@ class Zygote:
         signal.signal(signal.SIGCHLD, lambda *_: None)
 
     def _fork(self) -> int:
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except BlockingIOError:  # the pids ceiling may still count what the last clean killed
+            self.reap(until=time.monotonic() + 5)
+            pid = os.fork()
         if pid == 0:
             signal.set_wakeup_fd(-1)
             for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
@@ -499,14 +503,19 @@ class Zygote:
             sock.close()
         wire.send(self.control, {"event": "spawned", "pid": pid, "ref": request.get("ref")}, self.limit)
 
-    def reap(self) -> None:
+    def reap(self, until: float | None = None) -> None:
+        """Report the children that have ended; with ``until`` (a ``time.monotonic()`` value),
+        wait until then for every child to end."""
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
-                return
+                if until is None or time.monotonic() > until:
+                    return
+                time.sleep(0.001)
+                continue
             if pid in self.children:
                 self.children.discard(pid)
                 code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
