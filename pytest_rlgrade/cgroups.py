@@ -78,13 +78,20 @@ class SandboxCgroups:
                         total += int(value)
         return total
 
-    def kill(self) -> None:
-        """SIGKILL every process still in the groups (v2 has cgroup.kill; v1 needs a loop)."""
+    def kill(self, wait: bool = True) -> None:
+        """SIGKILL every process still in the groups (v2 has cgroup.kill; v1 needs a loop) and
+        wait until they have left them. ``wait=False``: where cgroup.kill took the signal, return
+        at once (the processes cannot run again; they still count against the pids ceiling until
+        the kernel has reaped them, so the groups must not take a new tree before a waiting kill)."""
         for folder in self.folders:
             kill_file = folder / "cgroup.kill"
             if kill_file.exists():
-                with contextlib.suppress(OSError):
+                try:
                     kill_file.write_text("1")
+                    if not wait:
+                        continue
+                except OSError:
+                    pass
             for _ in range(50):
                 try:
                     pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]

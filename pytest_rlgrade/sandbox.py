@@ -17,6 +17,7 @@ submission's tree and opens a new one for its next test.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -47,6 +48,7 @@ from .manifest import Task
 from .runtime import wire
 
 STARTUP_TIMEOUT = 120.0
+SPARES = 2  # trees a grader worker's pool keeps forked ahead (see SandboxPool.make_spare)
 # Files a submission may carry that only make sense as an attack on the grader: they are never
 # copied into the sandbox, and finding one flags the task `tamper`.
 TAMPER_NAMES = frozenset({"conftest.py", "sitecustomize.py", "usercustomize.py", "pytest.py", "_pytest"})
@@ -196,7 +198,9 @@ class SandboxPool:
         self.prepared = False
         self.closed = False
         self.lock = threading.Lock()
-        self.spare: Spare | None = None
+        # Trees forked ahead (see make_spare), oldest first: the next submission takes the oldest,
+        # which has had a whole grading's time to become ready.
+        self.spares: collections.deque[Spare] = collections.deque()
 
     def prepare(self) -> None:
         if self.prepared:
@@ -377,7 +381,7 @@ class SandboxPool:
         use (or already forked: the spare, when there is one)."""
         self.prepare()
         with self.lock:
-            spare, self.spare = self.spare, None
+            spare = self.spares.popleft() if self.spares else None
             if spare is None:
                 self.counter += 1
         if spare is not None:
@@ -385,15 +389,19 @@ class SandboxPool:
         return Sandbox(self.task, submission_root, pool=self, sid=f"s{self.counter}", on_flag=on_flag)
 
     def make_spare(self) -> None:
-        """Fork the next submission's process tree ahead of it, with its (empty) copy and scratch
-        folders, cgroups and control channel, so that a grading does not wait for namespaces,
-        mounts and Landlock: its files are copied in when it comes, and the tree's bind mounts
-        show them. For a grader worker between gradings (it forks each grading from this
-        process: the grading's copy of the pool takes the spare, see :meth:`retire_spare`).
-        Nothing runs in the tree until a grading asks; it is confined exactly as any other."""
+        """Fork the next submissions' process trees ahead of them (up to ``SPARES``), each with its
+        (empty) copy and scratch folders, cgroups and control channel, so that a grading does not
+        wait for namespaces, mounts and Landlock: its files are copied in when it comes, and the
+        tree's bind mounts show them. For a grader worker between gradings (it forks each
+        grading from this process: the grading's copy of the pool takes the oldest spare, see
+        :meth:`retire_spare`); with two, the one a grading takes was forked a grading earlier and
+        is ready, not still starting. Nothing runs in a tree until a grading asks; it is confined
+        exactly as any other."""
         self.ensure_ready()
-        if self.problems or self.spare is not None:
-            return
+        while not self.problems and len(self.spares) < SPARES:
+            self._make_one_spare()
+
+    def _make_one_spare(self) -> None:
         with self.lock:
             self.counter += 1
             sid = f"w{self.counter}"
@@ -408,14 +416,18 @@ class SandboxPool:
         except BaseException:
             self._release(spare)
             raise
-        self.spare = spare
+        self.spares.append(spare)
 
     def retire_spare(self) -> None:
-        """Forget the spare a grading took (or did not take) from its copy of this pool: end its
-        tree if the grading did not, and remove its folders and cgroups."""
-        spare, self.spare = self.spare, None
-        if spare is not None:
-            self._release(spare)
+        """Forget the spare a grading took (or did not take) from its copy of this pool, the
+        oldest: end its tree if the grading did not, and remove its folders and cgroups."""
+        if self.spares:
+            self._release(self.spares.popleft())
+
+    def retire_spares(self) -> None:
+        """End every spare tree (the pool is closing)."""
+        while self.spares:
+            self.retire_spare()
 
     def _release(self, spare: Spare) -> None:
         if spare.control is not None:
@@ -482,7 +494,7 @@ class SandboxPool:
                 continue
 
     def close(self) -> None:
-        self.retire_spare()
+        self.retire_spares()
         with self.lock:
             self.closed = True
             if self.process is not None and self.ready and self.control is not None:
@@ -613,6 +625,11 @@ class Sandbox:
             ) from exc
         self.confinement = [str(c) for c in event.get("confinement", [])]
         self.ready = True
+        # The copy is in place: the tree warms up (compiles it, imports the stdlib it names) now,
+        # beside this process's own work before the first test asks for a process, not in it.
+        assert self.control is not None
+        with contextlib.suppress(wire.WireError, wire.WireTimeout, OSError):
+            wire.send(self.control, {"op": "warm"}, self.message_limit, deadline=time.monotonic() + 2)
 
     # -- the control channel ---------------------------------------------------------------------
 
@@ -733,21 +750,23 @@ class Sandbox:
 
     # -- ending ------------------------------------------------------------------------------------
 
-    def kill(self) -> None:
-        """Kill this submission's process tree; its next test gets a new one."""
+    def kill(self, wait: bool = True) -> None:
+        """Kill this submission's process tree; its next test gets a new one. ``wait=False``:
+        for a tree whose cgroups take no other (see ``SandboxCgroups.kill``)."""
         control, self.control, self.ready = self.control, None, False
         if control is not None:
             control.close()
             self.pool.kill_tree(self.sid)
         if self.cgroups is not None:
-            self.cgroups.kill()
+            self.cgroups.kill(wait)
 
     def close(self) -> None:
         if self.spare and not self.own_pool:
             # A grader worker's spare: the kill is immediate (the cgroups' kill), and the worker
             # removes the folders and cgroups once the grading's answer is on its way
-            # (SandboxPool.retire_spare), not while the trainer waits for it.
-            self.kill()
+            # (SandboxPool.retire_spare, which also waits for the killed processes to be
+            # gone), not while the trainer waits for it.
+            self.kill(wait=False)
             return
         if self.control is not None and self.ready:
             try:
@@ -816,7 +835,7 @@ class SandboxConnection:
         sock = self.sock or self._start(deadline)
         limit = self.sandbox.message_limit
         try:
-            wire.send(sock, message, limit, deadline=deadline)
+            wire.send(sock, message, limit, deadline=deadline, binary=True)
             answer = wire.recv(sock, limit, deadline)
             if "landlock" not in self.sandbox.confinement:
                 self.sandbox.scrub(self.workdir)

@@ -24,7 +24,7 @@ from pytest_rlgrade.errors import (
     SubmissionTimeout,
 )
 from pytest_rlgrade.manifest import load_task
-from pytest_rlgrade.sandbox import Sandbox
+from pytest_rlgrade.sandbox import SPARES, Sandbox
 
 PROBE = """
 import os
@@ -522,15 +522,17 @@ def test_a_spare_tree_serves_the_next_submission_confined_as_any(sandbox: Sandbo
     first.start()
     first.ensure_ready()
     pool.make_spare()  # while the first is open, as between two jobs
-    spare = pool.spare
-    assert spare is not None
+    assert len(pool.spares) == SPARES
+    spare, later = pool.spares[0], pool.spares[-1]
     assert (pool.stage / spare.sid).is_dir()
+    assert later.sid != spare.sid
     late = tmp_path / "late" / "probe"
     late.mkdir(parents=True)
     (late / "__init__.py").write_text("NAME = 'late'\n" + PROBE)
     second = pool.open(tmp_path / "late")
-    assert second.sid == spare.sid
-    assert pool.spare is None
+    assert second.sid == spare.sid  # the oldest
+    assert len(pool.spares) == SPARES - 1
+    assert later in pool.spares
     a = b = None
     try:
         second.start()
@@ -550,11 +552,15 @@ def test_a_spare_tree_serves_the_next_submission_confined_as_any(sandbox: Sandbo
                 submission.close()
         first.close()
         second.close()
-    pool.spare = spare  # what the worker's own copy of the pool still holds
+    pool.spares.appendleft(spare)  # what the worker's own copy of the pool still holds
     pool.retire_spare()
     assert not (pool.stage / spare.sid).exists()
     assert not (pool.scratch / spare.sid).exists()
-    assert pool.spare is None
+    assert spare not in pool.spares
+    assert later in pool.spares
+    pool.retire_spares()
+    assert not pool.spares
+    assert not (pool.stage / later.sid).exists()
 
 
 def test_a_submission_cannot_signal_its_neighbour(two_submissions: tuple[Sandbox, Sandbox]) -> None:

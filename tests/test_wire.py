@@ -370,7 +370,7 @@ def test_recv_refuses_an_oversized_message(pair: tuple[socket.socket, socket.soc
 
 def test_recv_refuses_a_huge_announced_size_without_reading_it(pair: tuple[socket.socket, socket.socket]) -> None:
     a, b = pair
-    a.sendall(wire.HEADER.pack(2**32 - 1))
+    a.sendall(wire.HEADER.pack(2**31 - 1))
     with pytest.raises(WireError, match="over the limit"):
         wire.recv(b, LIMIT, soon())
 
@@ -430,6 +430,61 @@ def test_garbage(pair: tuple[socket.socket, socket.socket], body: bytes) -> None
             wire.recv(b, 1 << 20, soon())
     finally:
         sender.join()
+
+
+@settings(max_examples=60)
+@given(value=plain_data)
+def test_a_marshal_frame_carries_what_a_json_frame_carries(value: Any) -> None:
+    encoded = wire.encode(value, no_convert)
+    frame = wire.dumps(encoded, 1 << 20, binary=True)
+    (size,) = wire.HEADER.unpack(frame[: wire.HEADER.size])
+    assert size & wire.BINARY
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(frame)
+        received = wire.recv(b, 1 << 20, soon(), binary=True)
+    assert same(wire.decode(received, no_handles), wire.decode(json.loads(json.dumps(encoded)), no_handles))
+
+
+def test_a_marshal_frame_crosses_as_copies(pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    row = {"a": [1, 2]}
+    wire.send(a, [row, row], LIMIT, binary=True)
+    first, second = wire.recv(b, LIMIT, soon(), binary=True)
+    assert first == second == row
+    first["a"].append(3)
+    assert second == row  # as JSON has it: no shared objects on the other side
+
+
+def test_recv_refuses_a_marshal_frame_unread_unless_it_trusts_the_sender(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    a, b = pair
+    wire.send(a, {"ok": True}, LIMIT, binary=True)
+    a.sendall(b"X" * 10)  # never read: the refusal comes from the header alone
+    with pytest.raises(WireError, match="marshal frame from a side that may send only JSON"):
+        wire.recv(b, LIMIT, soon())
+    b.setblocking(False)
+    body = b.recv(1 << 16)
+    assert body.endswith(b"X" * 10)
+    assert len(body) > 10
+
+
+@pytest.mark.parametrize("body", [b"", b"\xff\x00", b"[\x05\x00\x00\x00"], ids=repr)
+def test_garbage_marshal(pair: tuple[socket.socket, socket.socket], body: bytes) -> None:
+    a, b = pair
+    a.sendall(wire.HEADER.pack(len(body) | wire.BINARY) + body)
+    with pytest.raises(WireError, match="not marshal data"):
+        wire.recv(b, LIMIT, soon(), binary=True)
+
+
+def test_a_marshal_frame_obeys_the_limit(pair: tuple[socket.socket, socket.socket]) -> None:
+    with pytest.raises(WireError, match="over the limit"):
+        wire.dumps(["x" * 100], 50, binary=True)
+    a, b = pair
+    a.sendall(wire.HEADER.pack((LIMIT + 1) | wire.BINARY))
+    with pytest.raises(WireError, match="over the limit"):
+        wire.recv(b, LIMIT, soon(), binary=True)
 
 
 def test_fd_passing(pair: tuple[socket.socket, socket.socket]) -> None:

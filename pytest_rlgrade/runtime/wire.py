@@ -13,6 +13,12 @@ subclasses of the built-ins their base type) or crosses as a handle
 ``{"$handle": id, "$type": "module.Class"}``: an id that only the sandbox can resolve. The
 receiving side never builds anything but these built-in types and its own handle objects, so an
 object that "equals everything" cannot cross. Never pickle.
+
+A frame is a 4-byte size and a body: JSON, or, only from the supervisor to the sandbox (the side
+that may trust what it reads), ``marshal`` (version 2: no shared references, so values still
+arrive as copies) of the same encoded data, flagged by the size's high bit. Marshal writes and
+reads in a fraction of JSON's time; the supervisor never reads it (``marshal.loads`` is not safe
+on hostile bytes), so a flagged frame from the sandbox is refused before its body is read.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import marshal
 import select
 import socket
 import struct
@@ -28,6 +35,8 @@ from collections.abc import Callable
 from typing import Any
 
 HEADER = struct.Struct(">I")
+BINARY = 1 << 31  # in a frame's size: the body is marshal (see the module's docstring)
+MARSHAL_VERSION = 2
 MAX_DEPTH = 200
 HANDLE, DICT, MAP = "$handle", "$dict", "$map"
 TUPLE, SET, FROZENSET, BYTES = "$tuple", "$set", "$frozenset", "$bytes"
@@ -174,22 +183,33 @@ def decode(data: Any, make_handle: Callable[[int, str], Any]) -> Any:
     return walk(data, 0)
 
 
-def dumps(message: Any, limit: int) -> bytes:
+def dumps(message: Any, limit: int, binary: bool = False) -> bytes:
+    """One frame of ``message`` (encoded data); ``binary``: its body is marshal, for a reader that
+    trusts this side (see the module's docstring)."""
     try:
-        body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if binary:
+            body = marshal.dumps(message, MARSHAL_VERSION)
+        else:
+            body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     except (ValueError, TypeError, RecursionError) as exc:  # lone surrogates, huge ints, ...
-        raise WireError(f"cannot be written as JSON: {exc}") from None
+        raise WireError(f"cannot be written as {'marshal' if binary else 'JSON'}: {exc}") from None
     if len(body) > limit:
         raise WireError(f"message of {len(body)} bytes is over the limit of {limit}")
-    return HEADER.pack(len(body)) + body
+    return HEADER.pack(len(body) | (BINARY if binary else 0)) + body
 
 
 def send(
-    sock: socket.socket, message: Any, limit: int, fds: list[int] | None = None, deadline: float | None = None
+    sock: socket.socket,
+    message: Any,
+    limit: int,
+    fds: list[int] | None = None,
+    deadline: float | None = None,
+    binary: bool = False,
 ) -> None:
     """Write one message; with a ``deadline`` (a ``time.monotonic()`` value), a peer that stops
-    reading raises :class:`WireTimeout` instead of blocking the sender for ever."""
-    frame = dumps(message, limit)
+    reading raises :class:`WireTimeout` instead of blocking the sender for ever. ``binary``: as
+    marshal, only ever to the sandbox."""
+    frame = dumps(message, limit, binary)
     if deadline is not None:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
     try:
@@ -226,12 +246,29 @@ def _read_exactly(sock: socket.socket, size: int, deadline: float | None, fds: l
     return b"".join(chunks)
 
 
-def recv(sock: socket.socket, limit: int, deadline: float | None = None, fds: list[int] | None = None) -> Any:
-    """Read one message; ``deadline`` is a ``time.monotonic()`` value; received fds go to ``fds``."""
+def recv(
+    sock: socket.socket,
+    limit: int,
+    deadline: float | None = None,
+    fds: list[int] | None = None,
+    binary: bool = False,
+) -> Any:
+    """Read one message; ``deadline`` is a ``time.monotonic()`` value; received fds go to ``fds``.
+    ``binary``: a marshal frame is accepted (only in the sandbox, reading the supervisor);
+    otherwise such a frame is refused unread."""
     (size,) = HEADER.unpack(_read_exactly(sock, HEADER.size, deadline, fds))
+    marshalled = bool(size & BINARY)
+    if marshalled and not binary:
+        raise WireError("a marshal frame from a side that may send only JSON")
+    size &= ~BINARY
     if size > limit:
         raise WireError(f"message of {size} bytes is over the limit of {limit}")
     body = _read_exactly(sock, size, deadline, None)
+    if marshalled:
+        try:
+            return marshal.loads(body)
+        except (EOFError, ValueError, TypeError) as exc:
+            raise WireError(f"not marshal data: {exc}") from None
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
