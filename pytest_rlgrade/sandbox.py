@@ -434,8 +434,7 @@ class SandboxPool:
             spare.control.close()
         self.kill_tree(spare.sid)
         if spare.cgroups is not None:
-            spare.cgroups.kill()
-            spare.cgroups.remove()
+            spare.cgroups.remove()  # kills (and waits for) what is left first
         shutil.rmtree(self.stage / spare.sid, ignore_errors=True)
         shutil.rmtree(self.scratch / spare.sid, ignore_errors=True)
 

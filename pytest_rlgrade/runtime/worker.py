@@ -468,7 +468,9 @@ class Zygote:
         """Before the first test's process: compile the submission's modules and import the
         standard-library modules they use (the copy is in place by the first spawn, not yet when
         a spare tree starts; the pool did the same for the task's public modules). Only trusted
-        code runs."""
+        code runs. Once: later calls do nothing."""
+        if self.warmed:
+            return
         self.warmed = True
         try:
             own = {name.removesuffix(".py") for name in os.listdir(self.stage)}
@@ -479,8 +481,7 @@ class Zygote:
 
     def spawn(self, request: dict[str, Any], fds: list[int]) -> None:
         sock = socket.socket(fileno=fds[0]) if fds else None
-        if not self.warmed:
-            self.warm()
+        self.warm()
         pid = self._fork()
         if pid == 0:
             code = 0
@@ -558,8 +559,7 @@ class Zygote:
                     self.clean()
                     wire.send(self.control, {"event": "cleaned"}, self.limit)
                 elif op == "warm":  # the copy is in place: warm up before the first spawn asks
-                    if not self.warmed:
-                        self.warm()
+                    self.warm()
                 else:
                     self.clean()
                     os._exit(0)
