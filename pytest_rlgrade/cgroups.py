@@ -80,9 +80,12 @@ class SandboxCgroups:
 
     def kill(self, wait: bool = True) -> None:
         """SIGKILL every process still in the groups (v2 has cgroup.kill; v1 needs a loop) and
-        wait until they have left them. ``wait=False``: where cgroup.kill took the signal, return
-        at once (the processes cannot run again; they still count against the pids ceiling until
-        the kernel has reaped them, so the groups must not take a new tree before a waiting kill)."""
+        wait until they have left them. ``wait=False``: signal them and return at once, without
+        waiting for them to leave (the processes cannot run again; they still count against the
+        pids ceiling until the kernel has reaped them, so the groups must not take a new tree
+        before a waiting kill). On v1 that is one pass over the groups' processes: one forked
+        during the pass is left to the waiting kill that must follow (a grader worker's, once the
+        answer is sent; in a PID namespace the tree's end has killed it already)."""
         for folder in self.folders:
             kill_file = folder / "cgroup.kill"
             if kill_file.exists():
@@ -92,7 +95,7 @@ class SandboxCgroups:
                         continue
                 except OSError:
                     pass
-            for _ in range(50):
+            for _ in range(50 if wait else 1):
                 try:
                     pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
                 except OSError:

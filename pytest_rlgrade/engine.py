@@ -21,13 +21,13 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
+from . import scratch
 from .manifest import Task, discover_tasks, load_task
 from .report import Counts, Report, SandboxInfo, TaskReport, TestResult
 
@@ -486,6 +486,10 @@ class Grader:
             raise GraderError(f"isolation {self.isolation!r}: choose sandbox or none")
         if self.workers is not None and self.workers < 1:
             raise GraderError(f"workers={self.workers}: at least 1")
+        try:
+            scratch.base()
+        except scratch.ScratchError as exc:
+            raise GraderError(str(exc)) from None
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -494,7 +498,7 @@ class Grader:
             if self._closed:
                 raise GraderError("this grader is closed")
             if self._backend is None:
-                self._scratch = Path(tempfile.mkdtemp(prefix="rlgrade-grader-"))
+                self._scratch = scratch.make("rlgrade-grader-")
                 backend = make_backend(
                     self.backend,
                     {

@@ -20,7 +20,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -82,6 +81,7 @@ class Prepared:
         self.config.hook.pytest_sessionstart(session=self.session)
         self.session.perform_collect()
         self.grading = self.config.stash[grading_key]
+        self.grading.handoff = True  # the worker reads the report back; nobody reads the terminal
 
     def run(self, job: dict[str, Any], report: Path) -> int:
         """In the fork: grade ``job`` and write its report; the exit status."""
@@ -154,7 +154,9 @@ class Worker:
         self.isolation = settings.get("isolation", "sandbox")
         self.out = out
         self.pools: dict[str, Any] = {}
-        self.scratch = Path(tempfile.mkdtemp(prefix="rlgrade-worker-"))
+        from . import scratch
+
+        self.scratch = scratch.make("rlgrade-worker-")
         self.jobs = 0
         self.prepared: dict[tuple[str, str | None, str, bool], Prepared | None] = {}
         self.memos = self.scratch / "memo.pickle"  # what a grading's memo computed, for the next

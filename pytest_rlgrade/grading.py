@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from . import scratch
 from .client import Budget, Submission, TaskBudget
 from .errors import (
     ManifestError,
@@ -83,11 +84,9 @@ class TaskState:
     def in_process_dir(self) -> Path:
         """In-process mode's scratch: the public files copied once, as the sandbox has them."""
         if self.scratch is None:
-            import tempfile
-
             from .sandbox import copy_public
 
-            self.scratch = Path(tempfile.mkdtemp(prefix=f"rlgrade-{self.task.name}-"))
+            self.scratch = scratch.make(f"rlgrade-{self.task.name}-")
             copy_public(self.task, self.scratch / "public")
         return self.scratch
 
@@ -202,6 +201,9 @@ class GradingSession:
             self._check_package(state)
         self.confinement: set[str] = set()
         self.written: dict[str, Any] | None = None
+        # In a grader worker's fork: the worker reads the report back at once and nobody reads
+        # the terminal, so the report is not synced to disk and the reward table is not drawn.
+        self.handoff = False
         self.interrupted = False
         self.full_collection = config.args_source != pytest.Config.ArgsSource.ARGS
         for state in self.states.values():
@@ -651,7 +653,7 @@ class GradingSession:
             data, status = original, INTERNAL
             data["exit_status"] = status
         try:
-            write_report_data(data, self.settings.report)
+            write_report_data(data, self.settings.report, durable=not self.handoff)
         except OSError as exc:
             writer.line(
                 f"rlgrade: cannot write the report to {self.settings.report}: {exc.strerror or exc}; here it is:",
@@ -669,7 +671,7 @@ class GradingSession:
         # Outermost wrapper: the reward table comes after pytest's own summaries (issue #8: it sat
         # 70 lines up).
         result = yield
-        if self.written is not None:
+        if self.written is not None and not self.handoff:
             from .summary import summary_lines
 
             terminalreporter.section("rlgrade")

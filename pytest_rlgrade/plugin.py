@@ -213,6 +213,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if stray:
             raise pytest.UsageError(f"{', '.join(stray)} only make sense with --submission")
         return
+    from . import scratch
     from .grading import GradingSession, Role, XdistHooks
     from .settings import SettingsError, find_root, settle
 
@@ -228,6 +229,7 @@ def pytest_configure(config: pytest.Config) -> None:
         getattr(config, "workerinput", {})["rlgrade_seed"] if role is Role.WORKER else config.getoption("rlgrade_seed")
     )
     try:
+        scratch.base()  # a bad RLGRADE_TMPDIR is a usage error, said before anything is graded
         root = find_root(
             config.getoption("rlgrade_root"),
             config.getini("rlgrade_root"),
@@ -253,7 +255,7 @@ def pytest_configure(config: pytest.Config) -> None:
             invocation_dir=config.invocation_params.dir,
             root=root,
         )
-    except SettingsError as exc:
+    except (SettingsError, scratch.ScratchError) as exc:
         raise pytest.UsageError(str(exc)) from None
     grading = GradingSession(config, settings, role)
     if config.inipath is not None and config.inipath.resolve().is_relative_to(grading.submission_path):

@@ -123,9 +123,10 @@ def write_report(report: Report, path: Path) -> None:
     write_report_data(report.model_dump(mode="json"), path)
 
 
-def write_report_data(data: dict[str, Any], path: Path) -> None:
+def write_report_data(data: dict[str, Any], path: Path, *, durable: bool = True) -> None:
     """Write JSON-ready report data atomically: a temporary file beside ``path``, flushed and
-    synced, then renamed over it, so a reader never sees a half-written report."""
+    (``durable``) synced, then renamed over it, so a reader never sees a half-written report.
+    ``durable=False`` is for a report read back at once and then removed (a grader worker's)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -133,7 +134,8 @@ def write_report_data(data: dict[str, Any], path: Path) -> None:
             json.dump(data, out, indent=2, allow_nan=False)
             out.write("\n")
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:

@@ -26,7 +26,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import scratch
 from .cgroups import SandboxCgroups, make_cgroups
 from .client import CliResult
 from .errors import (
@@ -181,7 +181,7 @@ class SandboxPool:
         self.message_limit = self.limits.message_mb * 1024 * 1024
         self.namespaces = namespaces
         self.landlock = landlock
-        self.root = Path(tempfile.mkdtemp(prefix=f"rlgrade-{task.name}-"))
+        self.root = scratch.make(f"rlgrade-{task.name}-")
         os.chmod(self.root, 0o755)
         self.public_dir = self.root / "public"
         self.runtime_dir = self.root / "runtime"

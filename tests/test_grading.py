@@ -787,3 +787,31 @@ def test_call_each_runs_every_call_in_order(project: pytest.Pytester, isolation:
     )
     assert report is not None, result.stdout.str()
     assert set(outcomes(report["tasks"][0]).values()) == {"passed"}, result.stdout.str()
+
+
+def test_a_handoff_grading_writes_the_same_report_without_the_table(project: pytest.Pytester) -> None:
+    """A grader worker's fork grades with ``handoff`` set: nobody reads its terminal."""
+    result, plain = grade(project, "--submission=reference", "--isolation=none", "--rlgrade-seed=3")
+    assert "rlgrade" in result.stdout.str()
+    project.makeconftest("""
+        import pytest
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_configure(config):
+            from pytest_rlgrade.plugin import grading_key
+
+            config.stash[grading_key].handoff = True
+    """)
+    result, handed = grade(project, "--submission=reference", "--isolation=none", "--rlgrade-seed=3")
+    assert result.ret == 0
+    assert "= rlgrade =" not in result.stdout.str()
+    assert "reward 1.0000" not in result.stdout.str()
+    assert plain is not None
+    assert handed is not None
+    for data in (plain, handed):
+        data.pop("duration")
+        for task in data["tasks"]:
+            task.pop("duration")
+            for test in task["tests"]:
+                test.pop("duration")
+    assert handed == plain

@@ -181,3 +181,11 @@ def test_an_empty_submission_folder_is_graded_not_refused(project: pytest.Pytest
     assert "missing_package" in state.flags
     expected = "expected a package toy/ (with __init__.py) or a module toy.py in"
     assert state.reason == f"{expected} {project.path / 'empty'}/, which holds none"
+
+
+def test_a_scratch_folder_that_cannot_be_used_is_a_usage_error(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RLGRADE_TMPDIR", str(project.path / "nowhere"))
+    error = usage_error(project, "--submission=sub")
+    assert error == f"RLGRADE_TMPDIR={project.path / 'nowhere'}: not a folder this process can write to"

@@ -189,6 +189,14 @@ def kill_everything():
 
 def environment():
     return dict(os.environ)
+
+
+def age():
+    # Seconds since this process started: its start time in /proc, against the uptime.
+    with open("/proc/self/stat") as f:
+        started = int(f.read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0]) - started
 """
 
 
@@ -729,3 +737,58 @@ def f():
 importlib = "import in_a_string"
 """
     assert imported_names([source]) == ["collections.abc", "os", "sys", "xml.dom.minidom"]
+
+
+def test_the_next_tests_process_is_forked_ahead_and_is_still_fresh(sandbox: Sandbox) -> None:
+    needs(sandbox, "procfs")
+    first = open_submission(sandbox)
+    assert first.module("probe").remember("first") == ["first"]
+    first.close()
+    time.sleep(0.5)  # the zygote forks the next test's process meanwhile
+    second = open_submission(sandbox)
+    try:
+        module = second.module("probe")
+        assert module.age() >= 0.4  # it was waiting before this test asked for it
+        assert module.remember("second") == ["second"]  # and it has run nothing of the first
+    finally:
+        second.close()
+
+
+def test_a_spare_process_that_died_between_tests_costs_the_next_test_nothing(sandbox: Sandbox) -> None:
+    needs(sandbox, "cgroup:pids", "pidns")
+    first = open_submission(sandbox)
+    assert first.module("probe").remember("first") == ["first"]
+    first.close()
+    assert sandbox.cgroups is not None
+    deadline = time.monotonic() + 5
+    spare = seen = None
+    while spare is None and time.monotonic() < deadline:  # the zygote's only live child, twice
+        pids = {int(p) for path in sandbox.cgroups.procs for p in Path(path).read_text().split()}
+        status = {pid: _status(pid) for pid in pids}
+        children = [
+            pid
+            for pid, fields in status.items()
+            if int(fields.get("PPid", "0")) in pids and fields.get("State", "Z")[0] not in "ZX"
+        ]
+        now = children[0] if len(children) == 1 else None
+        spare, seen = (now if now is not None and now == seen else None), now
+        time.sleep(0.05)
+    assert spare is not None, "no process was forked ahead for the next test"
+    import os
+    import signal
+
+    os.kill(spare, signal.SIGKILL)
+    time.sleep(0.1)
+    second = open_submission(sandbox)
+    try:
+        assert second.module("probe").remember("second") == ["second"]
+    finally:
+        second.close()
+
+
+def _status(pid: int) -> dict[str, str]:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return {}
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}

@@ -18,12 +18,12 @@ import logging
 import os
 import queue
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import scratch
 from ..engine import GraderError, InvalidSubmission, Job, run_concurrently, write_files
 
 MAX_FILES_BYTES = 64 * 1024 * 1024
@@ -54,7 +54,7 @@ class GraderActorBody:
     def __init__(self, settings: dict[str, Any]) -> None:
         from ..engine import _WorkerProcess
 
-        self.scratch = Path(tempfile.mkdtemp(prefix="rlgrade-ray-"))
+        self.scratch = scratch.make("rlgrade-ray-")
         self.worker = _WorkerProcess(settings)
         self.ready = self.worker.wait_ready()
         self.count = 0

@@ -441,6 +441,10 @@ class Zygote:
         self.warmed = False
         self.limit = int(config["message_limit"])
         self.children: set[int] = set()
+        # A test's process forked ahead, between tests: (pid, the zygote's end of its channel).
+        # It has run nothing but this trusted code and waits for its spawn request, so the next
+        # test does not wait for the fork (see make_spare).
+        self.spare: tuple[int, socket.socket] | None = None
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -460,9 +464,48 @@ class Zygote:
             os.close(self.wake_r)
             os.close(self.wake_w)
             self.control.close()
+            if self.spare is not None:
+                self.spare[1].close()
+                self.spare = None
             return 0
         self.children.add(pid)
         return pid
+
+    def make_spare(self) -> None:
+        """Fork the next test's process ahead (after the warm-up, and after each clean), while
+        the supervisor is busy between tests. It waits on a channel of its own for its spawn
+        request and the request's descriptors, then does exactly what a process forked for that
+        request does. No spare where forking fails: the next spawn forks as before."""
+        if self.spare is not None:
+            return
+        ours, theirs = socket.socketpair()
+        try:
+            pid = self._fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return
+        if pid == 0:
+            ours.close()
+            fds: list[int] = []
+            try:
+                request = wire.recv(theirs, self.limit, fds=fds)
+            except BaseException:  # noqa: BLE001 - the zygote closed the channel: never used
+                os._exit(0)
+            theirs.close()
+            self._child(request, socket.socket(fileno=fds[0]) if fds else None)
+        theirs.close()
+        self.spare = (pid, ours)
+
+    def _drop_spare(self) -> None:
+        """The spare is about to be killed: its end is not a test's, so no exit is reported."""
+        if self.spare is not None:
+            pid, channel = self.spare
+            self.spare = None
+            channel.close()
+            self.children.discard(pid)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
     def warm(self) -> None:
         """Before the first test's process: compile the submission's modules and import the
@@ -480,30 +523,56 @@ class Zygote:
             print(f"warming the submission failed: {exc!r}", file=sys.stderr)
 
     def spawn(self, request: dict[str, Any], fds: list[int]) -> None:
-        sock = socket.socket(fileno=fds[0]) if fds else None
         self.warm()
-        pid = self._fork()
-        if pid == 0:
-            code = 0
-            try:
-                _redirect(request["cwd"], request["stdout"], request["stderr"], request.get("stdin"))
-                # Each test's temporary files go to its own working folder (the scratch root
-                # above it is not writable to the submission).
-                os.environ["TMPDIR"] = request["cwd"]
-                os.environ.update({str(k): str(v) for k, v in dict(request.get("env") or {}).items()})
-                if "tempfile" in sys.modules:  # a preload may have asked it already
-                    sys.modules["tempfile"].tempdir = None  # type: ignore[attr-defined]
-                if request["kind"] == "server":
-                    assert sock is not None
-                    serve(sock, self.limit)
-                else:
-                    code = run_module(request["module"], list(request["argv"]))
-            except BaseException:
-                code = 70
-            os._exit(code)
-        if sock is not None:
-            sock.close()
+        pid = self._hand_to_spare(request, fds)
+        if pid is None:
+            sock = socket.socket(fileno=fds[0]) if fds else None
+            pid = self._fork()
+            if pid == 0:
+                self._child(request, sock)
+            if sock is not None:
+                sock.close()
+        else:
+            for fd in fds:
+                os.close(fd)
         wire.send(self.control, {"event": "spawned", "pid": pid, "ref": request.get("ref")}, self.limit)
+
+    def _hand_to_spare(self, request: dict[str, Any], fds: list[int]) -> int | None:
+        """Give ``request`` (and its descriptors) to the spare; its pid, or None without one."""
+        if self.spare is None:
+            return None
+        pid, channel = self.spare
+        self.spare = None
+        try:
+            wire.send(channel, request, self.limit, fds, deadline=time.monotonic() + 2)
+        except (OSError, wire.WireError, wire.WireTimeout):  # it is gone: fork one as before
+            self.children.discard(pid)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            return None
+        finally:
+            channel.close()
+        return pid
+
+    def _child(self, request: dict[str, Any], sock: socket.socket | None) -> None:
+        """In a test's fresh process: redirect, then serve or run the module; never returns."""
+        code = 0
+        try:
+            _redirect(request["cwd"], request["stdout"], request["stderr"], request.get("stdin"))
+            # Each test's temporary files go to its own working folder (the scratch root
+            # above it is not writable to the submission).
+            os.environ["TMPDIR"] = request["cwd"]
+            os.environ.update({str(k): str(v) for k, v in dict(request.get("env") or {}).items()})
+            if "tempfile" in sys.modules:  # a preload may have asked it already
+                sys.modules["tempfile"].tempdir = None  # type: ignore[attr-defined]
+            if request["kind"] == "server":
+                assert sock is not None
+                serve(sock, self.limit)
+            else:
+                code = run_module(request["module"], list(request["argv"]))
+        except BaseException:
+            code = 70
+        os._exit(code)
 
     def reap(self, until: float | None = None) -> None:
         """Report the children that have ended; with ``until`` (a ``time.monotonic()`` value),
@@ -525,6 +594,7 @@ class Zygote:
 
     def clean(self) -> None:
         """Kill every process of the sandbox but this one (in a PID namespace: all of them)."""
+        self._drop_spare()
         if os.getpid() == 1:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(-1, signal.SIGKILL)
@@ -558,8 +628,10 @@ class Zygote:
                 elif op == "clean":
                     self.clean()
                     wire.send(self.control, {"event": "cleaned"}, self.limit)
+                    self.make_spare()  # after the answer: the supervisor moves on meanwhile
                 elif op == "warm":  # the copy is in place: warm up before the first spawn asks
                     self.warm()
+                    self.make_spare()
                 else:
                     self.clean()
                     os._exit(0)
