@@ -80,6 +80,8 @@ class Prepared:
         self.session = pytest.Session.from_config(self.config)
         self.config.hook.pytest_sessionstart(session=self.session)
         self.session.perform_collect()
+        for item in self.session.items:  # cached on the item: computed here once, not in each fork
+            _ = item.location
         self.grading = self.config.stash[grading_key]
         self.grading.handoff = True  # the worker reads the report back; nobody reads the terminal
 

@@ -551,6 +551,9 @@ class Sandbox:
         self.ready = False
         self.confinement: list[str] = []
         self.exits: dict[int, int] = {}
+        self.ended: set[int] = set()  # finished tests' processes: their exits are not kept
+        self.cleaning = False  # a clean was sent and its answer not yet read (see clean)
+        self.warm_sent = False
         self.counter = 0
         self.prepared = False
         self.copy_error: SubmissionProtocolError | None = None
@@ -591,15 +594,29 @@ class Sandbox:
         self.outputs.mkdir(exist_ok=self.spare)
 
     def start(self) -> None:
-        """Make the copy and start the pool's warm-up (the tree is forked on first use)."""
+        """Make the copy and start the pool's warm-up (the tree is forked on first use). A tree
+        forked ahead is told at once that the copy is in place, so that it warms up beside the
+        supervisor's own work before the first test."""
         self.prepare()
         self.pool.start()
+        if self.control is not None and self.copy_error is None:
+            self._warm()
+
+    def _warm(self) -> None:
+        """Tell the tree the copy is in place: it compiles it and forks the first test's process
+        (it reads this after saying ``ready``; once is enough)."""
+        if self.warm_sent or self.control is None:
+            return
+        self.warm_sent = True
+        with contextlib.suppress(wire.WireError, wire.WireTimeout, OSError):
+            wire.send(self.control, {"op": "warm"}, self.message_limit, deadline=time.monotonic() + 2)
 
     def _open(self) -> None:
         if self.cgroups is None:
             self.cgroups = self.pool.tree_cgroups(self.sid)
         self.control = self.pool.open_tree(self.sid, self.submission_dir, self.scratch, self.cgroups)
         self.exits.clear()
+        self.warm_sent = False
 
     def ensure_ready(self) -> None:
         if self.copy_error is not None:
@@ -611,6 +628,8 @@ class Sandbox:
             from .errors import TaskError
 
             raise TaskError("; ".join(self.pool.problems))
+        if self.cleaning:
+            self._settle_clean()
         if self.ready:
             return
         if self.control is None:
@@ -626,9 +645,7 @@ class Sandbox:
         self.ready = True
         # The copy is in place: the tree warms up (compiles it, imports the stdlib it names) now,
         # beside this process's own work before the first test asks for a process, not in it.
-        assert self.control is not None
-        with contextlib.suppress(wire.WireError, wire.WireTimeout, OSError):
-            wire.send(self.control, {"op": "warm"}, self.message_limit, deadline=time.monotonic() + 2)
+        self._warm()
 
     # -- the control channel ---------------------------------------------------------------------
 
@@ -642,7 +659,10 @@ class Sandbox:
                 pid, status = event.get("pid"), event.get("status")
                 if type(pid) is not int or type(status) is not int:
                     raise wire.WireError("a malformed exit event")
-                self.exits[pid] = status
+                if pid in self.ended:
+                    self.ended.discard(pid)
+                else:
+                    self.exits[pid] = status
             if wanted(event):
                 if event.get("event") == "spawned" and type(event.get("pid")) is not int:
                     raise wire.WireError("a malformed spawned event")
@@ -672,6 +692,30 @@ class Sandbox:
     def spawn(self, request: dict[str, Any], deadline: float, fds: list[int] | None = None) -> int:
         return int(self._control_call({"op": "spawn", **request}, "spawned", deadline, fds)["pid"])
 
+    def _control_send(self, message: dict[str, Any], deadline: float, fds: list[int] | None = None) -> None:
+        """Send a request to the tree without reading its answer (see :meth:`spawned`)."""
+        self.ensure_ready()
+        assert self.control is not None
+        try:
+            wire.send(self.control, message, self.message_limit, fds, deadline)
+        except wire.WireTimeout:
+            self.kill()
+            raise SubmissionTimeout("the sandbox did not answer in the time allowed") from None
+        except (wire.WireError, wire.WireClosed, OSError) as exc:
+            raise self._worker_died(exc) from None
+
+    def spawned(self, deadline: float) -> int:
+        """The pid of the process the last spawn request made."""
+        if self.control is None:
+            raise SubmissionCrashed("the sandbox's worker is gone")
+        try:
+            return int(self._next_event(lambda e: e.get("event") == "spawned", deadline)["pid"])
+        except wire.WireTimeout:
+            self.kill()
+            raise SubmissionTimeout("the sandbox did not answer in the time allowed") from None
+        except (wire.WireError, wire.WireClosed, OSError) as exc:
+            raise self._worker_died(exc) from None
+
     def wait_exit(self, pid: int, deadline: float) -> int | None:
         """The exit status of a spawned child (negative: killed by that signal); None at the
         deadline. Raises :class:`SubmissionCrashed` when the worker itself is gone."""
@@ -686,13 +730,38 @@ class Sandbox:
                 raise self._worker_died(exc) from None
         return self.exits.pop(pid)
 
-    def clean(self) -> None:
-        """Kill whatever the last test left running in the sandbox."""
+    def clean(self, wait: bool = True) -> None:
+        """Kill whatever the last test left running in the sandbox. ``wait=False`` (a test's
+        end): send the request and go on; the answer is read before the next request, while the
+        supervisor moves on to the next test meanwhile. The tree acts on requests in order, so
+        the next test's process is forked only once the last one's are killed; a tree that died
+        before it answered is replaced then, as after a clean that failed."""
         if self.control is None or not self.ready:
+            return
+        if self.cleaning:
+            self._settle_clean()
+            if self.control is None:
+                return
+        if not wait:
+            try:
+                wire.send(self.control, {"op": "clean"}, self.message_limit, deadline=time.monotonic() + 10)
+                self.cleaning = True
+            except (wire.WireError, wire.WireTimeout, OSError):
+                self.kill()
             return
         try:
             self._control_call({"op": "clean"}, "cleaned", time.monotonic() + 10)
         except (SubmissionTimeout, SubmissionCrashed, SandboxUnavailable):
+            self.kill()
+
+    def _settle_clean(self) -> None:
+        """Read the answer to the clean sent at the last test's end (a dead tree: replaced)."""
+        self.cleaning = False
+        if self.control is None:
+            return
+        try:
+            self._next_event(lambda e: e.get("event") == "cleaned", time.monotonic() + 10)
+        except (wire.WireError, wire.WireTimeout, wire.WireClosed, OSError):
             self.kill()
 
     def out_of_memory(self) -> bool:
@@ -752,7 +821,7 @@ class Sandbox:
     def kill(self, wait: bool = True) -> None:
         """Kill this submission's process tree; its next test gets a new one. ``wait=False``:
         for a tree whose cgroups take no other (see ``SandboxCgroups.kill``)."""
-        control, self.control, self.ready = self.control, None, False
+        control, self.control, self.ready, self.cleaning = self.control, None, False, False
         if control is not None:
             control.close()
             self.pool.kill_tree(self.sid)
@@ -795,18 +864,25 @@ class SandboxConnection:
         self.pid: int | None = None
         self.outputs: tuple[Path, Path] | None = None
 
-    def _start(self, deadline: float) -> socket.socket:
+    def _start(self, deadline: float, first: bytes) -> socket.socket:
+        """Spawn the test's process and send it its first request (``first``, a frame) without
+        waiting for the tree's answer in between: the request waits in the channel until the
+        process reads it."""
         ours, theirs = socket.socketpair()
         out, err = self.outputs = self.sandbox.output_paths()
         try:
-            self.pid = self.sandbox.spawn(
-                {"kind": "server", "cwd": str(self.workdir), "stdout": str(out), "stderr": str(err)},
+            sandbox = self.sandbox
+            sandbox._control_send(
+                {"op": "spawn", "kind": "server", "cwd": str(self.workdir), "stdout": str(out), "stderr": str(err)},
                 deadline,
                 [theirs.fileno()],
             )
         finally:
             theirs.close()
         self.sock = ours
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            wire.send_frame(ours, first, deadline)  # gone already: the answer's absence says why
+        self.pid = sandbox.spawned(deadline)
         return ours
 
     def _crashed(self) -> SubmissionCrashed | SubmissionMemoryError:
@@ -831,10 +907,14 @@ class SandboxConnection:
             self.sandbox.check_output(*self.outputs)
 
     def request(self, message: dict[str, Any], deadline: float) -> Any:
-        sock = self.sock or self._start(deadline)
         limit = self.sandbox.message_limit
         try:
-            wire.send(sock, message, limit, deadline=deadline, binary=True)
+            frame = wire.dumps(message, limit, binary=True)
+            if self.sock is None:
+                sock = self._start(deadline, frame)
+            else:
+                sock = self.sock
+                wire.send_frame(sock, frame, deadline)
             answer = wire.recv(sock, limit, deadline)
             if "landlock" not in self.sandbox.confinement:
                 self.sandbox.scrub(self.workdir)
@@ -885,6 +965,6 @@ class SandboxConnection:
         # The sandbox's clean kills this test's process with whatever else it left running: it
         # need not be asked to exit and waited for first (a round trip per test, and its exit).
         self._drop()
-        self.sandbox.clean()
-        if self.pid is not None:
-            self.sandbox.exits.pop(self.pid, None)
+        if self.pid is not None and self.sandbox.exits.pop(self.pid, None) is None:
+            self.sandbox.ended.add(self.pid)  # its exit, when the clean reports it, is not kept
+        self.sandbox.clean(wait=False)

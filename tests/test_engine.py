@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from pytest_rlgrade.engine import Grader, GraderError, InvalidSubmission, load_report, write_files
+from pytest_rlgrade.engine import (
+    Grader,
+    GraderError,
+    InvalidSubmission,
+    Job,
+    load_report,
+    run_concurrently,
+    write_files,
+)
 from pytest_rlgrade.report import validate_report_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +90,31 @@ def test_load_report_tolerates_keys_added_by_hooks(tmp_path: Path) -> None:
     report = load_report(path)
     assert report.reward == 0.5
     assert report.tasks[0].tests[0].outcome == "failed"
+
+
+def job(index: int) -> Job:
+    return Job(index, f"/rollouts/{index}", "toy", None, 1, 10.0)
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_run_concurrently_answers_every_job_and_a_failure_is_an_error(count: int) -> None:
+    def run_one(item: Job) -> dict[str, Any]:
+        if item.index == 0:
+            raise RuntimeError("the backend broke")
+        return {"report": {"index": item.index, "thread": threading.get_ident()}}
+
+    answers = dict(run_concurrently([job(i) for i in range(count)], 2, run_one))
+    assert sorted(answers) == list(range(count))
+    assert answers[0] == {"error": "RuntimeError: the backend broke"}
+    if count == 1:
+        assert answers == {0: {"error": "RuntimeError: the backend broke"}}
+    else:
+        assert all(answers[i]["report"]["index"] == i for i in range(1, count))
+
+
+def test_one_job_runs_in_the_callers_thread() -> None:
+    answers = list(run_concurrently([job(7)], 2, lambda item: {"thread": threading.get_ident()}))
+    assert answers == [(7, {"thread": threading.get_ident()})]
 
 
 def test_a_grader_refuses_an_unknown_task() -> None:

@@ -80,7 +80,10 @@ def div(a, b):
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    # The runs below are the user's own pytest, even when this suite runs under pytest-xdist
+    # (whose worker variable would tell the plugin it is an xdist worker).
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makeini("[pytest]\n")
     for rel, text in {
         "tasks/calc/task.yaml": MANIFEST,

@@ -792,3 +792,40 @@ def _status(pid: int) -> dict[str, str]:
     except OSError:
         return {}
     return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
+
+
+def test_a_tree_that_died_during_a_test_is_replaced_for_the_next(sandbox: Sandbox) -> None:
+    """Where the submission can reach its tree's zygote (no PID namespace), it may kill it; the
+    test's end then finds the tree gone (the clean's answer never comes) and the next test gets a
+    new tree. Here the supervisor's side kills it, in any configuration."""
+    needs(sandbox, "cgroup:pids")
+    first = open_submission(sandbox)
+    assert first.module("probe").remember("first") == ["first"]
+    assert sandbox.cgroups is not None
+    pids = {int(p) for path in sandbox.cgroups.procs for p in Path(path).read_text().split()}
+    zygotes = [pid for pid in pids if int(_status(pid).get("PPid", "0")) not in pids]
+    assert len(zygotes) == 1
+    import os
+    import signal
+
+    old_control = sandbox.control
+    os.kill(zygotes[0], signal.SIGKILL)
+    time.sleep(0.1)
+    first.close()
+    second = open_submission(sandbox)
+    try:
+        assert second.module("probe").remember("second") == ["second"]
+        assert sandbox.control is not old_control  # a new tree
+    finally:
+        second.close()
+
+
+def test_finished_tests_leave_no_exit_records_behind(sandbox: Sandbox) -> None:
+    for index in range(4):
+        submission = open_submission(sandbox)
+        assert submission.module("probe").remember(index) == [index]
+        submission.close()
+    closing = open_submission(sandbox)
+    closing.module("probe")
+    closing.close()
+    assert sandbox.exits == {}

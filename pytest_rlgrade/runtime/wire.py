@@ -209,7 +209,11 @@ def send(
     """Write one message; with a ``deadline`` (a ``time.monotonic()`` value), a peer that stops
     reading raises :class:`WireTimeout` instead of blocking the sender for ever. ``binary``: as
     marshal, only ever to the sandbox."""
-    frame = dumps(message, limit, binary)
+    send_frame(sock, dumps(message, limit, binary), deadline, fds)
+
+
+def send_frame(sock: socket.socket, frame: bytes, deadline: float | None = None, fds: list[int] | None = None) -> None:
+    """Write one frame made by :func:`dumps` (see :func:`send`)."""
     if deadline is not None:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
     try:
