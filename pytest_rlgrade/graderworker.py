@@ -83,6 +83,7 @@ class Prepared:
         for item in self.session.items:  # cached on the item: computed here once, not in each fork
             _ = item.location
         self.grading = self.config.stash[grading_key]
+        self.hypothesis = self.grading.uses_hypothesis()  # it reads the test files: once, here
         self.grading.handoff = True  # the worker reads the report back; nobody reads the terminal
 
     def run(self, job: dict[str, Any], report: Path) -> int:
@@ -91,7 +92,7 @@ class Prepared:
 
         session, config = self.session, self.config
         self.grading.rebind(job["submission"], int(job["seed"]), report)
-        if self.grading.uses_hypothesis():
+        if self.hypothesis:
             from hypothesis import core
 
             core.global_force_seed = int(job["seed"])  # type: ignore[assignment]

@@ -204,6 +204,7 @@ class GradingSession:
         # In a grader worker's fork: the worker reads the report back at once and nobody reads
         # the terminal, so the report is not synced to disk and the reward table is not drawn.
         self.handoff = False
+        self._task_of_nodeid: dict[str, TaskState | None] = {}
         self.interrupted = False
         self.full_collection = config.args_source != pytest.Config.ArgsSource.ARGS
         for state in self.states.values():
@@ -228,7 +229,12 @@ class GradingSession:
         return None
 
     def task_of_nodeid(self, nodeid: str) -> TaskState | None:
-        return self.task_of(self.config.rootpath / nodeid.split("::")[0])
+        """The task whose tests ``nodeid`` is in (asked by several hooks per test: remembered)."""
+        try:
+            return self._task_of_nodeid[nodeid]
+        except KeyError:
+            state = self._task_of_nodeid[nodeid] = self.task_of(self.config.rootpath / nodeid.split("::")[0])
+            return state
 
     def uses_hypothesis(self) -> bool:
         """Whether any graded task's test code mentions Hypothesis."""
@@ -626,6 +632,15 @@ class GradingSession:
         )
         session.exitstatus = self.publish(report.model_dump(mode="json"), status)
 
+    def warn(self, line: str) -> None:
+        """A harness problem, on the terminal (stderr where there is none: a grader worker's)."""
+        import sys
+
+        if self.config.pluginmanager.has_plugin("terminalreporter"):
+            self.config.get_terminal_writer().line(line, red=True)
+        else:
+            print(line, file=sys.stderr)
+
     def publish(self, data: dict[str, Any], status: int) -> int:
         """Let hooks modify the report, write it, let hooks forward it; the exit status to use.
 
@@ -639,27 +654,22 @@ class GradingSession:
 
         modify = self.config.hook.pytest_rlgrade_modify_report
         original = copy.deepcopy(data) if modify.get_hookimpls() else data  # no hook: nothing to undo
-        writer = self.config.get_terminal_writer()
         modify(config=self.config, report=data)
         try:
             if data is not original and data != original:  # the model's own is valid by construction
                 validate_report_data(data)
         except jsonschema.ValidationError as exc:
-            writer.line(
+            self.warn(
                 f"rlgrade: a pytest_rlgrade_modify_report hook made the report invalid "
                 f"({exc.message} at {'/'.join(map(str, exc.absolute_path)) or 'the top'}); "
-                "writing it unmodified",
-                red=True,
+                "writing it unmodified"
             )
             data, status = original, INTERNAL
             data["exit_status"] = status
         try:
             write_report_data(data, self.settings.report, durable=not self.handoff)
         except OSError as exc:
-            writer.line(
-                f"rlgrade: cannot write the report to {self.settings.report}: {exc.strerror or exc}; here it is:",
-                red=True,
-            )
+            self.warn(f"rlgrade: cannot write the report to {self.settings.report}: {exc.strerror or exc}; here it is:")
             print(json.dumps(data, indent=2), file=sys.stderr)
             self.written = data
             return INTERNAL
