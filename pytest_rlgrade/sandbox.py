@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import scratch
 from .cgroups import SandboxCgroups, make_cgroups
@@ -46,6 +46,8 @@ from .errors import (
 from .files import read_beneath, scrub
 from .manifest import Task
 from .runtime import wire
+
+_T = TypeVar("_T")
 
 STARTUP_TIMEOUT = 120.0
 SPARES = 2  # trees a grader worker's pool keeps forked ahead (see SandboxPool.make_spare)
@@ -671,11 +673,27 @@ class Sandbox:
     def _control_call(
         self, message: dict[str, Any], wanted: str, deadline: float, fds: list[int] | None = None
     ) -> dict[str, Any]:
+        self._control_send(message, deadline, fds)
+        return self._await(wanted, deadline)
+
+    def _control_send(self, message: dict[str, Any], deadline: float, fds: list[int] | None = None) -> None:
+        """Send a request to the tree; its answer is read by :meth:`_await`."""
         self.ensure_ready()
-        assert self.control is not None
+        control = self.control
+        assert control is not None
+        self._with_tree(lambda: wire.send(control, message, self.message_limit, fds, deadline))
+
+    def _await(self, wanted: str, deadline: float) -> dict[str, Any]:
+        """The tree's next event called ``wanted`` (the answer to a request sent before)."""
+        if self.control is None:
+            raise SubmissionCrashed("the sandbox's worker is gone")
+        return self._with_tree(lambda: self._next_event(lambda e: e.get("event") == wanted, deadline))
+
+    def _with_tree(self, action: Callable[[], _T]) -> _T:
+        """``action()``; a tree that does not answer in time, or is gone: the submission's doing
+        (see :meth:`_worker_died`)."""
         try:
-            wire.send(self.control, message, self.message_limit, fds, deadline)
-            return self._next_event(lambda e: e.get("event") == wanted, deadline)
+            return action()
         except wire.WireTimeout:
             self.kill()
             raise SubmissionTimeout("the sandbox did not answer in the time allowed") from None
@@ -692,29 +710,9 @@ class Sandbox:
     def spawn(self, request: dict[str, Any], deadline: float, fds: list[int] | None = None) -> int:
         return int(self._control_call({"op": "spawn", **request}, "spawned", deadline, fds)["pid"])
 
-    def _control_send(self, message: dict[str, Any], deadline: float, fds: list[int] | None = None) -> None:
-        """Send a request to the tree without reading its answer (see :meth:`spawned`)."""
-        self.ensure_ready()
-        assert self.control is not None
-        try:
-            wire.send(self.control, message, self.message_limit, fds, deadline)
-        except wire.WireTimeout:
-            self.kill()
-            raise SubmissionTimeout("the sandbox did not answer in the time allowed") from None
-        except (wire.WireError, wire.WireClosed, OSError) as exc:
-            raise self._worker_died(exc) from None
-
     def spawned(self, deadline: float) -> int:
-        """The pid of the process the last spawn request made."""
-        if self.control is None:
-            raise SubmissionCrashed("the sandbox's worker is gone")
-        try:
-            return int(self._next_event(lambda e: e.get("event") == "spawned", deadline)["pid"])
-        except wire.WireTimeout:
-            self.kill()
-            raise SubmissionTimeout("the sandbox did not answer in the time allowed") from None
-        except (wire.WireError, wire.WireClosed, OSError) as exc:
-            raise self._worker_died(exc) from None
+        """The pid of the process the last spawn request (sent with :meth:`_control_send`) made."""
+        return int(self._await("spawned", deadline)["pid"])
 
     def wait_exit(self, pid: int, deadline: float) -> int | None:
         """The exit status of a spawned child (negative: killed by that signal); None at the
