@@ -503,6 +503,12 @@ class Zygote:
             pid, channel = self.spare
             self.spare = None
             channel.close()
+            self._kill_child(pid)
+
+    def _kill_child(self, pid: int) -> None:
+        """Kill a child not yet reaped (a reaped one's pid may be another process's now), and
+        report no exit for it."""
+        if pid in self.children:
             self.children.discard(pid)
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
@@ -546,9 +552,7 @@ class Zygote:
         try:
             wire.send(channel, request, self.limit, fds, deadline=time.monotonic() + 2)
         except (OSError, wire.WireError, wire.WireTimeout):  # it is gone: fork one as before
-            self.children.discard(pid)
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+            self._kill_child(pid)
             return None
         finally:
             channel.close()
