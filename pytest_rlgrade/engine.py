@@ -221,7 +221,7 @@ def run_concurrently(
         try:
             answer = run_one(job)
         except Exception as exc:  # noqa: BLE001 - as a thread's failure below: an error answer
-            answer = {"error": f"{type(exc).__name__}: {exc}"}
+            answer = _error_answer(exc)
         yield job.index, answer
         return
     results: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
@@ -238,7 +238,7 @@ def run_concurrently(
             try:
                 results.put((job.index, run_one(job)))
             except BaseException as exc:
-                results.put((job.index, {"error": f"{type(exc).__name__}: {exc}"}))
+                results.put((job.index, _error_answer(exc)))
 
     threads = [threading.Thread(target=feed, daemon=True) for _ in range(min(size, len(jobs)))]
     for thread in threads:
@@ -247,6 +247,10 @@ def run_concurrently(
         yield results.get()
     for thread in threads:
         thread.join()
+
+
+def _error_answer(exc: BaseException) -> dict[str, Any]:
+    return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def make_backend(name: str, options: dict[str, Any]) -> Backend:

@@ -869,8 +869,7 @@ class SandboxConnection:
         ours, theirs = socket.socketpair()
         out, err = self.outputs = self.sandbox.output_paths()
         try:
-            sandbox = self.sandbox
-            sandbox._control_send(
+            self.sandbox._control_send(
                 {"op": "spawn", "kind": "server", "cwd": str(self.workdir), "stdout": str(out), "stderr": str(err)},
                 deadline,
                 [theirs.fileno()],
@@ -880,7 +879,7 @@ class SandboxConnection:
         self.sock = ours
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             wire.send_frame(ours, first, deadline)  # gone already: the answer's absence says why
-        self.pid = sandbox.spawned(deadline)
+        self.pid = self.sandbox.spawned(deadline)
         return ours
 
     def _crashed(self) -> SubmissionCrashed | SubmissionMemoryError:

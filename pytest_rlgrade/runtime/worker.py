@@ -464,9 +464,6 @@ class Zygote:
             os.close(self.wake_r)
             os.close(self.wake_w)
             self.control.close()
-            if self.spare is not None:
-                self.spare[1].close()
-                self.spare = None
             return 0
         self.children.add(pid)
         return pid
