@@ -7,6 +7,7 @@ Everything with state lives in :class:`~pytest_rlgrade.grading.GradingSession`, 
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -278,7 +279,13 @@ def pytest_configure(config: pytest.Config) -> None:
         _hypothesis_profile(config, settings.seed)
 
 
-hypothesis_key = pytest.StashKey[tuple[str, Any]]()
+hypothesis_key = pytest.StashKey[tuple[str, Any, Any]]()
+# Hypothesis's pytest plugin imports this module for every failing test, to write a patch that
+# adds the failing example (it needs libcst). A grade needs no patch; where libcst is missing the
+# import fails, so nothing caches it, and pytest parses and rewrites the module again for each
+# failure (about 8 ms each). Grading marks it unimportable, as it is without libcst.
+HYPOTHESIS_PATCHING = "hypothesis.extra._patching"
+_ABSENT = object()
 
 
 def _hypothesis_profile(config: pytest.Config, seed: int) -> None:
@@ -289,7 +296,12 @@ def _hypothesis_profile(config: pytest.Config, seed: int) -> None:
     (pytester runs grading inside another pytest process)."""
     from hypothesis import HealthCheck, Phase, core, settings
 
-    config.stash[hypothesis_key] = (settings.get_current_profile_name(), core.global_force_seed)
+    config.stash[hypothesis_key] = (
+        settings.get_current_profile_name(),
+        core.global_force_seed,
+        sys.modules.get(HYPOTHESIS_PATCHING, _ABSENT),
+    )
+    sys.modules[HYPOTHESIS_PATCHING] = None  # type: ignore[assignment]  # None: an import raises ImportError
     verbose = config.option.verbose > 0
     settings.register_profile(
         "rlgrade",
@@ -315,6 +327,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
         settings.load_profile(previous[0])
         core.global_force_seed = previous[1]
+        if previous[2] is _ABSENT:
+            sys.modules.pop(HYPOTHESIS_PATCHING, None)
+        else:
+            sys.modules[HYPOTHESIS_PATCHING] = previous[2]
     grading = config.stash.get(grading_key, None)
     if grading is not None:
         grading.close_sandboxes()

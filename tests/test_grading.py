@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -818,3 +819,49 @@ def test_a_handoff_grading_writes_the_same_report_without_the_table(project: pyt
             for test in task["tests"]:
                 test.pop("duration")
     assert handed == plain
+
+
+HYPOTHESIS_TESTS = """\
+import sys
+
+from hypothesis import given, strategies as st
+
+def test_no_patch_is_written_for_a_failure():
+    assert sys.modules["hypothesis.extra._patching"] is None
+
+@given(st.integers(0, 9))
+def test_sub_on_examples(submission, x):
+    assert submission.module("calc").sub(x, 0) == x
+"""
+
+
+def test_a_failing_hypothesis_test_makes_no_patch(project: pytest.Pytester) -> None:
+    """Hypothesis's plugin would import its patch writer (libcst) on every failure, and without
+    libcst try again each time: grading marks it unimportable, and its failure changes nothing."""
+    (project.path / "tasks/calc/tests/test_prop.py").write_text(HYPOTHESIS_TESTS)
+    result, data = grade(project, "--submission=starter", "tasks/calc/tests/test_prop.py")
+    assert data is not None, result.stdout.str()
+    outcomes = {t["node_id"].split("::")[1]: t["outcome"] for t in data["tasks"][0]["tests"]}
+    assert outcomes["test_no_patch_is_written_for_a_failure"] == "passed"
+    assert outcomes["test_sub_on_examples"] == "failed"
+
+
+def test_the_hypothesis_patch_writer_is_restored_after_grading() -> None:
+    from types import SimpleNamespace
+
+    from pytest_rlgrade import plugin
+
+    config = SimpleNamespace(stash=pytest.Stash(), option=SimpleNamespace(verbose=0), getoption=lambda *a: None)
+    before = sys.modules.pop(plugin.HYPOTHESIS_PATCHING, None)
+    try:
+        from hypothesis import core
+
+        seed = core.global_force_seed
+        plugin._hypothesis_profile(config, 5)  # type: ignore[arg-type]
+        assert sys.modules[plugin.HYPOTHESIS_PATCHING] is None
+        plugin.pytest_unconfigure(config)  # type: ignore[arg-type]
+        assert plugin.HYPOTHESIS_PATCHING not in sys.modules
+        assert core.global_force_seed == seed
+    finally:
+        if before is not None:
+            sys.modules[plugin.HYPOTHESIS_PATCHING] = before
