@@ -9,7 +9,7 @@ import json
 import random
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from metric_card_support import (
     DIMENSIONS,
@@ -30,8 +30,6 @@ from metric_card_support import (
     subtly_right,
     with_schema_errors,
 )
-
-PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]
 
 
 def _scoring(submission):
@@ -195,7 +193,6 @@ def _wrap(card, wrap):
 @settings(
     max_examples=30,
     deadline=None,
-    phases=PHASES,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(seed=st.integers(0, 2**32 - 1), faults=FAULTS, wrap=WRAPS)
