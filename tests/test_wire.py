@@ -197,6 +197,49 @@ def test_non_plain_objects_go_to_convert(value: Any, converted: Any) -> None:
     assert type(seen[0]) is type(value)
 
 
+row_values = atoms | st.tuples(atoms) | st.lists(atoms, max_size=2) | st.builds(Thing)
+rows = st.lists(
+    st.dictionaries(st.sampled_from(["date", "hour", "$x", "n"]), row_values, max_size=4)
+    | st.fixed_dictionaries({"date": atoms, "hour": atoms})
+    | st.fixed_dictionaries({"date": atoms, "hour": atoms}).map(OrderedDict),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=150)
+@given(value=rows)
+def test_rows_encode_as_each_row_does(value: list[Any]) -> None:
+    """A dataset's rows (flat dicts sharing keys) are checked in one pass; any other list of dicts,
+    and any row that differs (its keys, a tuple or an object in it, a dict subclass), is encoded
+    as that row alone would be."""
+
+    def convert(obj: Any) -> Any:
+        return "converted"
+
+    encoded = wire.encode(value, convert)
+    assert same(encoded, [wire.encode(row, convert) for row in value])
+
+
+def test_rows_of_plain_data_are_taken_as_they_are() -> None:
+    rows = [{"date": "2026-01-01", "hour": h, "n": h * 2} for h in range(24)]
+    assert wire.encode(rows, no_convert) is rows
+    assert wire.encode([*rows, {"date": "x", "hour": (1,), "n": 0}], no_convert)[-1] == {
+        "date": "x",
+        "hour": {"$tuple": [1]},
+        "n": 0,
+    }
+    assert wire.encode(_at_depth(rows, wire.MAX_DEPTH - 2), no_convert) == _at_depth(rows, wire.MAX_DEPTH - 2)
+    with pytest.raises(WireError, match="nested deeper"):
+        wire.encode(_at_depth(rows, wire.MAX_DEPTH - 1), no_convert)
+
+
+def _at_depth(value: Any, depth: int) -> Any:
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def test_convert_replacement_is_encoded_in_turn() -> None:
     def convert(obj: Any) -> Any:
         if isinstance(obj, Thing):

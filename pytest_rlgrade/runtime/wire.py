@@ -32,6 +32,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 HEADER = struct.Struct(">I")
@@ -43,6 +44,7 @@ TUPLE, SET, FROZENSET, BYTES = "$tuple", "$set", "$frozenset", "$bytes"
 _TAGS = frozenset({DICT, MAP, TUPLE, SET, FROZENSET, BYTES})
 _ATOMS = (str, int, float, bool, type(None))
 _ATOM_TYPES = frozenset(_ATOMS)
+_DICT_ONLY = {dict}
 # What may be a dict key or a set element on the wire: hashable values built only of these.
 _HASHABLE = (*_ATOMS, tuple, frozenset, bytes)
 
@@ -89,6 +91,19 @@ def encode(value: Any, convert: Callable[[Any], Any]) -> Any:
         if kind is list:
             if atoms and _ATOM_TYPES.issuperset(map(type, item)):
                 return item  # atoms only: as it is (checked in C, not value by value)
+            first = item[0]
+            if type(first) is dict and depth + 1 < MAX_DEPTH:
+                # Rows (a dataset): flat dicts of atoms that share the first row's plain keys are
+                # as they are, checked in C rather than row by row.
+                keys = first.keys()
+                if (
+                    set(map(type, item)) == _DICT_ONLY
+                    and all(map(keys.__eq__, map(dict.keys, item)))
+                    and _ATOM_TYPES.issuperset(map(type, chain.from_iterable(map(dict.values, item))))
+                    and (keys == plain_keys[0] or all(type(k) is str and not k.startswith("$") for k in keys))
+                ):
+                    plain_keys[0] = frozenset(keys)
+                    return item
             return [v if type(v) in atoms else walk(v, depth + 1) for v in item]
         if kind is tuple:
             return {TUPLE: [walk(v, depth + 1) for v in item]}
