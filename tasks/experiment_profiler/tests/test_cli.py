@@ -6,8 +6,7 @@ import json
 import re
 
 import pytest
-import yaml
-from experiment_profiler_oracle import MODELS, SUMMARY, assert_aggregate, word
+from experiment_profiler_oracle import MODELS, SUMMARY, assert_aggregate, dump_yaml, word
 
 pytestmark = pytest.mark.cli
 
@@ -99,7 +98,7 @@ def test_cli_run_rejects_a_bad_manifest(submission, experiment, rlgrade_rng):
         _no_traceback(result)
     victim = rlgrade_rng.choice(experiment.manifest["runs"])
     victim["max_tokens"] = -rlgrade_rng.randint(1, 50)
-    (submission.workdir / experiment.manifest_path).write_text(yaml.safe_dump(experiment.manifest))
+    (submission.workdir / experiment.manifest_path).write_text(dump_yaml(experiment.manifest))
     result = submission.run_cli(["run", "--config", experiment.manifest_path, "--output-dir", "cli-out"])
     assert result.returncode == 1, f"run exited with {result.returncode} for a manifest with a negative max_tokens"
     _no_traceback(result)
@@ -120,7 +119,7 @@ def test_cli_run_reports_an_api_error(submission, experiment, rlgrade_rng):
     sends = {plan.name for plan in experiment.plans if plan.dialogue_ids}
     victim = next(r for r in experiment.manifest["runs"] if r["name"] in sends)
     victim["stop_sequences"] = [""]
-    (submission.workdir / experiment.manifest_path).write_text(yaml.safe_dump(experiment.manifest))
+    (submission.workdir / experiment.manifest_path).write_text(dump_yaml(experiment.manifest))
     result = submission.run_cli(["run", "--config", experiment.manifest_path, "--output-dir", "cli-out"])
     assert result.returncode == 1, f"run exited with {result.returncode} although the API rejected a request"
     _no_traceback(result)

@@ -6,8 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
-from experiment_profiler_oracle import EFFORTS, MODELS, plans_of, shipped_dialogues, word
+from experiment_profiler_oracle import EFFORTS, MODELS, dump_yaml, plans_of, shipped_dialogues, word
 
 
 def test_load_config_reads_the_manifest(submission, experiment):
@@ -111,10 +110,10 @@ def _break(kind, manifest, rng):
         manifest["dataset"] = missing
         return None, re.escape(missing)
     if kind == "invalid_yaml":
-        text = yaml.safe_dump(manifest, sort_keys=False)
+        text = dump_yaml(manifest, sort_keys=False)
         return text + "runs: [\n  - name: {broken\n", None
     if kind == "not_a_mapping":
-        return yaml.safe_dump([manifest], sort_keys=False), None
+        return dump_yaml([manifest], sort_keys=False), None
     if kind == "bad_run_name":
         victim["name"] = rng.choice([f"{word(rng)} {word(rng)}", f"../{word(rng)}", f"-{word(rng)}"])
         return None, "name"
@@ -167,7 +166,7 @@ def test_bad_manifest_is_rejected_clearly(submission, experiment, rlgrade_rng, k
     else:
         text, pattern = _break(kind, experiment.manifest, rlgrade_rng)
         if text is None:
-            text = yaml.safe_dump(experiment.manifest, sort_keys=False)
+            text = dump_yaml(experiment.manifest, sort_keys=False)
         if pattern is None:
             pattern = re.escape(Path(path).name)
         (submission.workdir / path).write_text(text)
@@ -204,7 +203,7 @@ def test_select_runs_resolves_every_default(submission, experiment, rlgrade_rng)
     ]
     for variant in variants:
         path = f"variant_{word(rlgrade_rng)}.yaml"
-        (submission.workdir / path).write_text(yaml.safe_dump(variant, sort_keys=False))
+        (submission.workdir / path).write_text(dump_yaml(variant, sort_keys=False))
         want = [p.as_dict() for p in plans_of(variant, shipped)]
         for source in (path, submission.instance(config, "load_config", path)):
             got = config.select_runs(source)
@@ -221,6 +220,6 @@ def test_every_effort_level_is_accepted(submission, experiment):
     manifest = experiment.manifest
     manifest["runs"] = [{"name": f"effort_{e}", "model": "claude-haiku-4-5", "effort": e} for e in EFFORTS]
     path = str(Path(experiment.manifest_path).with_name("efforts.yaml"))
-    (submission.workdir / path).write_text(yaml.safe_dump(manifest))
+    (submission.workdir / path).write_text(dump_yaml(manifest))
     plans = config.select_runs(path)
     assert [p.get("effort") for p in plans] == EFFORTS
