@@ -260,6 +260,37 @@ def top_3_distinct(xs):
     return ()
 """
 
+# A rollout that plants pickles where a warm grader keeps what its trusted code remembered
+# (pytest_rlgrade.memo hands each grading's results to the next through a pickle file): loading
+# one would run the rollout's code in the trusted worker, and the marker file would show it.
+MEMO_MARKER = "/tmp/rlgrade-memo-poisoned"
+POISON_MEMO = """
+import os, pickle, tempfile
+
+class _Payload:
+    def __reduce__(self):
+        return (exec, ("open('/tmp/rlgrade-memo-poisoned', 'w').write('a rollout ran here')",))
+
+def _plant():
+    blob = pickle.dumps(_Payload())
+    for base in {"/dev/shm", "/tmp", tempfile.gettempdir()}:
+        for folder, dirs, files in os.walk(base):
+            if folder.count(os.sep) - base.count(os.sep) > 4:
+                dirs[:] = []
+            names = [f for f in files if f.endswith(".pickle")] + ["memo.pickle", "memo.pickle.part"]
+            for name in names:
+                try:
+                    with open(os.path.join(folder, name), "wb") as f:
+                        f.write(blob)
+                except OSError:
+                    pass
+
+_plant()
+
+def top_3_distinct(xs):
+    return ()
+"""
+
 HANG = """
 def top_3_distinct(xs):
     while True:
@@ -273,6 +304,17 @@ def test_a_rollout_leaves_nothing_for_the_next(grader: Grader) -> None:
     second = grader.grade({"funcbench/__init__.py": USE_STATE}, task="funcbench", instance=INSTANCE)
     assert first.reward == 0.0
     assert second.reward == 0.0, second.tasks[0].tests
+
+
+@pytest.mark.slow
+def test_a_rollout_cannot_poison_what_the_grader_remembers(grader: Grader) -> None:
+    marker = Path(MEMO_MARKER)
+    assert MEMO_MARKER in POISON_MEMO
+    marker.unlink(missing_ok=True)
+    rollouts = [{"funcbench/__init__.py": POISON_MEMO}, {"funcbench/__init__.py": TOP3}] * 2
+    rewards = [r.reward for r in grader.grade_many(rollouts, task="funcbench", instance=INSTANCE)]
+    assert rewards == [0.0, 1.0, 0.0, 1.0]
+    assert not marker.exists(), "a rollout's pickle was loaded by the grader"
 
 
 @pytest.mark.slow
