@@ -455,6 +455,17 @@ class GradingSession:
         if why is not None:
             pytest.skip(why)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        """A ``@given`` test runs over examples drawn once per seed (``hypothesis_replay``),
+        except under ``-v``, where Hypothesis runs it and shrinks a failure for the reader."""
+        from . import hypothesis_replay
+
+        if self.config.option.verbose > 0 or not hypothesis_replay.replayable(pyfuncitem.obj):
+            return None
+        funcargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        return hypothesis_replay.run(pyfuncitem.obj, funcargs, pyfuncitem.nodeid) or None
+
     # -- annotating reports (where tests run) ------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True)

@@ -69,25 +69,30 @@ def memo(function: F) -> F:
 
     @functools.wraps(function)
     def remembered(*args: Any, **kwargs: Any) -> Any:
-        try:
-            key = hashlib.blake2b(
-                pickle.dumps((name, args, sorted(kwargs.items())), protocol=5), digest_size=20
-            ).digest()
-        except Exception:  # noqa: BLE001 - not picklable: computed as if not remembered
-            return function(*args, **kwargs)
-        stored = _ENTRIES.get(key)
-        if stored is not None:
-            return pickle.loads(stored)
-        value = function(*args, **kwargs)
-        try:
-            stored = pickle.dumps(value, protocol=5)
-        except Exception:  # noqa: BLE001
-            return value
-        _remember(key, stored)
-        _NEW[key] = stored
-        return value
+        return recall((name, args, sorted(kwargs.items())), lambda: function(*args, **kwargs))
 
     return remembered  # type: ignore[return-value]
+
+
+def recall(key: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()``'s result, remembered under ``key`` (picklable, naming what is computed and
+    from what) as :func:`memo` remembers: a fresh copy on each call, handed on in a warm grader.
+    A key or a result that cannot be pickled is simply not remembered."""
+    try:
+        digest = hashlib.blake2b(pickle.dumps(key, protocol=5), digest_size=20).digest()
+    except Exception:  # noqa: BLE001 - not picklable: computed as if not remembered
+        return compute()
+    stored = _ENTRIES.get(digest)
+    if stored is not None:
+        return pickle.loads(stored)
+    value = compute()
+    try:
+        stored = pickle.dumps(value, protocol=5)
+    except Exception:  # noqa: BLE001
+        return value
+    _remember(digest, stored)
+    _NEW[digest] = stored
+    return value
 
 
 def _remember(key: bytes, stored: bytes) -> None:

@@ -125,13 +125,21 @@ COMMA_IN_STRING = st.builds(
 )
 
 
+@st.composite
+def repairable_cards(draw):
+    """A card (starting with an empty string, ending with a string that holds a comma before a
+    bracket) and its text with trailing commas, after prose or nothing."""
+    card = {"": "", **draw(json_objects()), "note": draw(COMMA_IN_STRING)}
+    before = draw(st.one_of(st.just(""), PROSE))
+    return card, before + " " + draw(with_trailing_commas(card))
+
+
 @SETTINGS
-@given(data=st.data(), card=json_objects(), before=st.one_of(st.just(""), PROSE), note=COMMA_IN_STRING)
-def test_trailing_commas_are_repaired(submission, data, card, before, note):
+@given(case=repairable_cards())
+def test_trailing_commas_are_repaired(submission, case):
     """Commas before a closing bracket are dropped outside strings only (every example starts with
     an empty string and has a string with spaces, escaped quotes and a comma before a bracket)."""
-    card = {"": "", **card, "note": note}
-    text = before + " " + data.draw(with_trailing_commas(card))
+    card, text = case
     _expect(_extract(submission, text), text, True, card, "braces", True)
 
 
@@ -142,11 +150,16 @@ def test_single_quotes_are_repaired(submission, card, indent):
     _expect(_extract(submission, text), text, True, card, "braces", True)
 
 
+@st.composite
+def truncated_documents(draw):
+    """A card's JSON cut short: a strict, non-empty prefix."""
+    full = json.dumps(draw(json_objects()), indent=draw(INDENTS))
+    return full[: draw(st.integers(1, len(full) - 1))]
+
+
 @SETTINGS
-@given(data=st.data(), card=json_objects(), indent=INDENTS)
-def test_truncated_json_is_not_found(submission, data, card, indent):
-    full = json.dumps(card, indent=indent)
-    text = full[: data.draw(st.integers(1, len(full) - 1))]
+@given(text=truncated_documents())
+def test_truncated_json_is_not_found(submission, text):
     _expect(_extract(submission, text), text, False)
 
 
