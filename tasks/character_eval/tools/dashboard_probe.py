@@ -127,6 +127,8 @@ def probe(app: str | None, max_options: int) -> dict[str, Any]:
     tempfile.tempdir = scratch
     from streamlit.testing.v1 import AppTest
 
+    from tools import streamlit_warm  # noqa: F401 - one component scan per process, not per AppTest
+
     report: dict[str, Any] = {"app": None, "error": None, "exceptions": [], "views": []}
     try:
         path = app or find_app()
