@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import scratch
+from . import hypothesis_replay, scratch
 from .client import Budget, Submission, TaskBudget
 from .errors import (
     ManifestError,
@@ -459,8 +459,6 @@ class GradingSession:
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
         """A ``@given`` test runs over examples drawn once per seed (``hypothesis_replay``),
         except under ``-v``, where Hypothesis runs it and shrinks a failure for the reader."""
-        from . import hypothesis_replay
-
         if self.config.option.verbose > 0 or not hypothesis_replay.replayable(pyfuncitem.obj):
             return None
         funcargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
