@@ -103,11 +103,12 @@ def _record(function: Any, funcargs: dict[str, Any]) -> list[dict[str, Any]]:
     from hypothesis.strategies import DataObject
 
     drawn: list[dict[str, Any]] = []
+    interactive = []
 
     def keep(*arguments: Any, **kwargs: Any) -> None:
         example = {name: value for name, value in kwargs.items() if name not in funcargs}
         if arguments or any(isinstance(value, DataObject) for value in example.values()):
-            raise _NotReplayable(function.__name__)
+            interactive.append(True)  # not raised here: Hypothesis would report a failure
         drawn.append(example)
 
     handle = function.hypothesis
@@ -117,6 +118,8 @@ def _record(function: Any, funcargs: dict[str, Any]) -> list[dict[str, Any]]:
         function(**funcargs)
     finally:
         handle.inner_test = inner
+    if interactive:
+        raise _NotReplayable(function.__name__)
     return drawn
 
 

@@ -112,7 +112,7 @@ def grade(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict
 
 
 def grade_plain_calc(
-    project: pytest.Pytester, isolation: str, tests: str, modules: dict[str, str]
+    project: pytest.Pytester, isolation: str, tests: str, modules: dict[str, str], *extra: str
 ) -> tuple[pytest.RunResult, dict[str, Any] | None]:
     """Grade the reference of a calc task with only ``tests`` (no weights, metrics or gates) and
     these modules of its package."""
@@ -122,7 +122,7 @@ def grade_plain_calc(
     )
     for name, text in modules.items():
         (project.path / "reference/calc/calc" / name).write_text(text)
-    return grade(project, "--submission=reference", f"--isolation={isolation}")
+    return grade(project, "--submission=reference", f"--isolation={isolation}", *extra)
 
 
 def outcomes(task: dict[str, Any]) -> dict[str, str]:
@@ -865,3 +865,55 @@ def test_the_hypothesis_patch_writer_is_restored_after_grading() -> None:
     finally:
         if before is not None:
             sys.modules[plugin.HYPOTHESIS_PATCHING] = before
+
+
+# -- Hypothesis tests over examples drawn once per seed (hypothesis_replay) -----------------------
+
+REPLAY_TESTS = """\
+from hypothesis import given, settings, strategies as st
+
+@settings(max_examples=30)
+@given(a=st.integers(-50, 50), b=st.integers(-50, 50))
+def test_add_on_examples(submission, a, b):
+    assert submission.module("calc").add(a, b) == a + b, f"add({a}, {b})"
+"""
+# Right only for an input it was asked before (one sandbox process serves all examples of a
+# test): a grader that ran a failing example again and kept the second answer would pass it.
+RIGHT_THE_SECOND_TIME = """\
+_seen = set()
+
+def add(a, b):
+    if (a, b) in _seen:
+        return a + b
+    _seen.add((a, b))
+    return a + b + 1
+"""
+WRONG_FOR_NEGATIVES = "def add(a, b):\n    return a + b if a >= 0 else a - b\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("verbosity", [[], ["-v"]], ids=["replayed", "under-hypothesis"])
+def test_an_answer_right_only_when_asked_again_fails(project: pytest.Pytester, verbosity: list[str]) -> None:
+    _, report = grade_plain_calc(project, "sandbox", REPLAY_TESTS, {"__init__.py": RIGHT_THE_SECOND_TIME}, *verbosity)
+    assert report is not None
+    (test,) = report["tasks"][0]["tests"]
+    assert test["outcome"] == "failed", test
+    assert report["reward"] == 0.0
+
+
+@pytest.mark.slow
+def test_a_replayed_failure_is_the_same_through_the_cli_and_the_api(project: pytest.Pytester) -> None:
+    """The examples are drawn from the seed alone: the command line and a warm grader (whose
+    second grading finds them remembered) fail the same example with the same message."""
+    from pytest_rlgrade import Grader
+
+    _, report = grade_plain_calc(project, "sandbox", REPLAY_TESTS, {"__init__.py": WRONG_FOR_NEGATIVES})
+    assert report is not None
+    (cli,) = report["tasks"][0]["tests"]
+    assert cli["outcome"] == "failed"
+    assert "add(-" in cli["message"], cli["message"]
+    with Grader(project.path, tasks=["calc"], workers=1, seed=report["seed"]) as grader:
+        graded = [grader.grade("reference", task="calc") for _ in range(2)]
+    for api in graded:
+        (test,) = api.tasks[0].tests
+        assert (test.outcome, test.message) == (cli["outcome"], cli["message"])
