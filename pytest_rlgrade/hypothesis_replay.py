@@ -41,6 +41,38 @@ _REPR.maxlist = _REPR.maxdict = 12
 _REPR.maxlevel = 4
 
 
+def pin_local_constants() -> Callable[[], None]:
+    """Draw from the same examples whatever this process has imported; returns the undo.
+
+    Now and then Hypothesis (6.131 and later) draws a constant found in the source of the "local"
+    modules imported so far, and rescans whenever ``sys.modules`` grows. What a grading has
+    imported differs between the command line and a grader worker, and grows during a run as
+    modules are imported lazily, so one seed would not give one list of examples: the CLI and the
+    API could disagree, and a recording could differ from the run it stands for. The code under
+    test never runs in the supervisor, so no constant found here says anything about it: grading
+    draws from an empty pool of local constants (Hypothesis's own pool of well-known constants
+    stays)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+
+        scan, cache, empty = providers._get_local_constants, providers.CONSTANTS_CACHE, Constants()
+    except (ImportError, AttributeError):  # a Hypothesis without the pool: nothing to pin
+        return lambda: None
+
+    def nothing_local() -> Any:
+        return empty
+
+    providers._get_local_constants = nothing_local
+    cache.cache.clear()  # it holds the pool's constants by the kind of value drawn
+
+    def undo() -> None:
+        providers._get_local_constants = scan
+        cache.cache.clear()
+
+    return undo
+
+
 class _NotReplayable(Exception):
     """The recording found something replay cannot give the body (an interactive draw)."""
 

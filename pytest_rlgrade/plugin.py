@@ -279,7 +279,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _hypothesis_profile(config, settings.seed)
 
 
-hypothesis_key = pytest.StashKey[tuple[str, Any, Any]]()
+hypothesis_key = pytest.StashKey[tuple[str, Any, Any, Callable[[], None]]]()
 # Hypothesis's pytest plugin imports this module for every failing test, to write a patch that
 # adds the failing example (it needs libcst). A grade needs no patch; where libcst is missing the
 # import fails, so nothing caches it, and pytest parses and rewrites the module again for each
@@ -296,10 +296,13 @@ def _hypothesis_profile(config: pytest.Config, seed: int) -> None:
     (pytester runs grading inside another pytest process)."""
     from hypothesis import HealthCheck, Phase, core, settings
 
+    from .hypothesis_replay import pin_local_constants
+
     config.stash[hypothesis_key] = (
         settings.get_current_profile_name(),
         core.global_force_seed,
         sys.modules.get(HYPOTHESIS_PATCHING, _ABSENT),
+        pin_local_constants(),  # one seed, one list of examples, whatever is imported
     )
     sys.modules[HYPOTHESIS_PATCHING] = None  # type: ignore[assignment]  # None: an import raises ImportError
     verbose = config.option.verbose > 0
@@ -331,6 +334,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             sys.modules.pop(HYPOTHESIS_PATCHING, None)
         else:
             sys.modules[HYPOTHESIS_PATCHING] = previous[2]
+        previous[3]()
     grading = config.stash.get(grading_key, None)
     if grading is not None:
         grading.close_sandboxes()

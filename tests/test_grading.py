@@ -846,7 +846,7 @@ def test_a_failing_hypothesis_test_makes_no_patch(project: pytest.Pytester) -> N
     assert outcomes["test_sub_on_examples"] == "failed"
 
 
-def test_the_hypothesis_patch_writer_is_restored_after_grading() -> None:
+def test_the_hypothesis_settings_are_restored_after_grading() -> None:
     from types import SimpleNamespace
 
     from pytest_rlgrade import plugin
@@ -855,13 +855,16 @@ def test_the_hypothesis_patch_writer_is_restored_after_grading() -> None:
     before = sys.modules.pop(plugin.HYPOTHESIS_PATCHING, None)
     try:
         from hypothesis import core
+        from hypothesis.internal.conjecture import providers
 
-        seed = core.global_force_seed
+        seed, scan = core.global_force_seed, providers._get_local_constants
         plugin._hypothesis_profile(config, 5)  # type: ignore[arg-type]
         assert sys.modules[plugin.HYPOTHESIS_PATCHING] is None
+        assert providers._get_local_constants is not scan  # pinned while grading
         plugin.pytest_unconfigure(config)  # type: ignore[arg-type]
         assert plugin.HYPOTHESIS_PATCHING not in sys.modules
         assert core.global_force_seed == seed
+        assert providers._get_local_constants is scan
     finally:
         if before is not None:
             sys.modules[plugin.HYPOTHESIS_PATCHING] = before

@@ -4,23 +4,33 @@ grader's later gradings draw nothing."""
 
 from __future__ import annotations
 
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import core, given, note, seed, settings
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture import providers
 
 from pytest_rlgrade import hypothesis_replay, trusted
 
 FEW = settings(max_examples=15, database=None, deadline=None)
+HYPOTHESIS_SCAN = providers._get_local_constants  # Hypothesis's own pool of local constants
 
 
 @pytest.fixture(autouse=True)
-def empty_memo_and_a_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+def as_grading_has_it(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An empty memo, a seed, and the pool of local constants pinned (what grading sets)."""
     monkeypatch.setattr(trusted, "_ENTRIES", {})
     monkeypatch.setattr(trusted, "_NEW", {})
     monkeypatch.setattr(trusted, "_SIZE", [0])
-    monkeypatch.setattr(core, "global_force_seed", 1234)  # what grading sets from its seed
+    monkeypatch.setattr(core, "global_force_seed", 1234)
+    undo = hypothesis_replay.pin_local_constants()
+    yield
+    undo()
 
 
 DRAWS: list[Any] = []  # every value the strategy below built, in order
@@ -194,3 +204,44 @@ def test_an_example_rejected_through_a_helper_is_passed_over() -> None:
     assert hypothesis_replay.run(test, {"submission": None}, "t.py::test_lists") is True
     assert kept == [xs for xs in drawn if len(xs) < 2]
     assert len(kept) < len(drawn)
+
+
+def test_the_examples_do_not_depend_on_the_modules_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hypothesis now and then draws a constant of the local modules imported so far, so a module
+    imported between two runs changed the examples of one seed (the CLI and a grader worker import
+    different modules). Pinned, as grading has it, nothing changes; Hypothesis's own pool does."""
+
+    @settings(max_examples=200, database=None, deadline=None)
+    @given(xs=st.lists(st.integers(-1000, 1000), max_size=8))
+    def test_many(xs: list[int]) -> None:
+        pass
+
+    def drawn() -> list[list[int]]:
+        seen: list[list[int]] = []
+        test_many.hypothesis.inner_test = lambda xs: seen.append(list(xs))
+        test_many()
+        return seen
+
+    monkeypatch.syspath_prepend(tmp_path)
+    names = ["rlgrade_pinned_constants", "rlgrade_unpinned_constants"]
+
+    def import_new_module(name: str) -> None:
+        # Constants no other module has; left in sys.modules until the end (Hypothesis notices
+        # new modules by the length of sys.modules).
+        start = -997 + names.index(name)
+        (tmp_path / f"{name}.py").write_text(f"VALUES = {list(range(start, 1000, 7))!r}\n")
+        importlib.import_module(name)
+
+    try:
+        before = drawn()
+        import_new_module(names[0])
+        assert drawn() == before
+
+        monkeypatch.setattr(providers, "_get_local_constants", HYPOTHESIS_SCAN)
+        providers.CONSTANTS_CACHE.cache.clear()
+        unpinned = drawn()
+        import_new_module(names[1])
+        assert drawn() != unpinned, "Hypothesis no longer draws local constants: is the pin still needed?"
+    finally:
+        for name in names:
+            sys.modules.pop(name, None)
