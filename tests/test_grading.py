@@ -920,3 +920,25 @@ def test_a_replayed_failure_is_the_same_through_the_cli_and_the_api(project: pyt
     for api in graded:
         (test,) = api.tasks[0].tests
         assert (test.outcome, test.message) == (cli["outcome"], cli["message"])
+
+
+def test_the_run_seed_draws_the_examples_where_ci_is_set() -> None:
+    """Hypothesis loads its "ci" profile wherever CI is set, and its derandomize seeds each test
+    from the test's own source, outranking the run's seed: grading turns it off."""
+    from types import SimpleNamespace
+
+    from hypothesis import settings
+
+    from pytest_rlgrade import plugin
+
+    config = SimpleNamespace(stash=pytest.Stash(), option=SimpleNamespace(verbose=0), getoption=lambda *a: None)
+    suite = settings.get_current_profile_name()
+    settings.load_profile("ci")
+    try:
+        assert settings.default.derandomize
+        plugin._hypothesis_profile(config, 5)  # type: ignore[arg-type]
+        assert settings.default.derandomize is False
+        plugin.pytest_unconfigure(config)  # type: ignore[arg-type]
+        assert settings.get_current_profile_name() == "ci"
+    finally:
+        settings.load_profile(suite)
