@@ -110,9 +110,7 @@ def run(function: Any, funcargs: dict[str, Any], nodeid: str) -> bool:
     )
     try:
         examples = trusted.recall(key, lambda: _record(function, funcargs))
-    except _NotReplayable:
-        return False
-    except Exception:  # noqa: BLE001 - a strategy that fails, a health check: Hypothesis says it
+    except Exception:  # noqa: BLE001 - _NotReplayable, or a strategy that fails, a health check (Hypothesis says it)
         return False
     with warnings.catch_warnings():
         # assume() in a helper the body calls: replay passes the example over, as Hypothesis

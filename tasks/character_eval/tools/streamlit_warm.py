@@ -14,8 +14,7 @@ from typing import Any
 
 from streamlit.components.v2 import manifest_scanner
 
-_scan = manifest_scanner.scan_component_manifests
-_FOUND = _scan()
+_FOUND = manifest_scanner.scan_component_manifests()
 
 
 def scan_once(max_workers: int | None = None) -> list[Any]:
