@@ -111,8 +111,17 @@ class TaskState:
             self.error = short(error)
 
     def scrub_paths(self, text: str) -> str:
-        """Messages never show where the sandbox lives on the grading machine (issue #8)."""
-        for root, name in ((self.sandbox.root if self.sandbox else None, "<sandbox>"), (self.scratch, "<sandbox>")):
+        """Messages never show where the sandbox lives on the grading machine (issue #8), nor
+        which of its trees served the submission: its copy reads as ``<submission>`` and its
+        scratch as ``<scratch>``, so that one answer reads the same in every grading."""
+        places: list[tuple[Path | None, str]] = [(self.scratch, "<sandbox>")]
+        if self.sandbox is not None:
+            places[:0] = [
+                (self.sandbox.submission_dir, "<submission>"),
+                (self.sandbox.scratch, "<scratch>"),
+                (self.sandbox.root, "<sandbox>"),
+            ]
+        for root, name in places:
             if root is not None:
                 text = text.replace(str(root), name)
         return text.replace(str(self.submission_root), "<submission>")
