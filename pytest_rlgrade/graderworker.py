@@ -43,6 +43,10 @@ def pytest_args(root: Path, job: dict[str, Any], report: Path) -> list[str]:
         "-p",
         "no:cacheprovider",
         "-q",
+        # Nobody reads a worker's terminal, and the report keeps only each failure's crash line,
+        # which is the same in every style: the native one skips pytest's filtering and layout
+        # of the traceback (a few milliseconds a failure, paid by every failing rollout).
+        "--tb=native",
     ]
     if job.get("run_all"):
         args.append("--rlgrade-run-all")

@@ -595,7 +595,7 @@ def test_hide_messages_withholds_every_message_and_paths_never_show(project: pyt
     messages = [t["message"] for t in shown["tasks"][0]["tests"] if t["message"]]
     assert messages
     assert not any("/rlgrade-calc-" in m for m in messages), messages
-    assert any("<sandbox>" in m for m in messages)
+    assert any("<scratch>/test-" in m for m in messages), messages
     manifest = project.path / "tasks" / "calc" / "task.yaml"
     manifest.write_text(MANIFEST + "hide_messages: true\n")
     _, hidden = grade(project, "--submission=starter")
@@ -920,6 +920,90 @@ def test_a_replayed_failure_is_the_same_through_the_cli_and_the_api(project: pyt
     for api in graded:
         (test,) = api.tasks[0].tests
         assert (test.outcome, test.message) == (cli["outcome"], cli["message"])
+
+
+# Failures of every shape a test can end in: a grader worker lays out tracebacks in pytest's
+# cheapest style (nobody reads its terminal), and the crash line the report keeps must not change.
+FAILURE_SHAPES = """\
+import pytest
+
+
+def helper(value):
+    __tracebackhide__ = True
+    assert value == 3, f"helper saw {value}"
+
+
+@pytest.fixture
+def broken_fixture():
+    raise RuntimeError("the fixture broke")
+
+
+def test_rewritten_compare(submission):
+    assert submission.module("calc").add(1, 1) == 3
+
+
+def test_assert_with_message(submission):
+    total = submission.module("calc").add(2, 2)
+    assert total == 5, f"add(2, 2) gave {total}"
+
+
+def test_raised_in_the_submission(submission):
+    submission.module("calc").divide(1, 0)
+
+
+def test_fail_without_traceback(submission):
+    pytest.fail("told plainly", pytrace=False)
+
+
+def test_fail_with_traceback(submission):
+    pytest.fail("told with a traceback")
+
+
+def test_chained(submission):
+    try:
+        {}["missing"]
+    except KeyError as exc:
+        raise ValueError("while looking it up") from exc
+
+
+def test_group(submission):
+    raise ExceptionGroup("two at once", [ValueError("one"), TypeError("two")])
+
+
+def test_hidden_helper(submission):
+    helper(submission.module("calc").add(1, 1))
+
+
+def test_in_setup(submission, broken_fixture):
+    pass
+"""
+FAILING_CALC = "def add(a, b):\n    return a + b\n\ndef divide(a, b):\n    return a / b\n"
+
+
+@pytest.mark.slow
+def test_every_failure_has_the_same_message_through_the_cli_and_a_grader(project: pytest.Pytester) -> None:
+    from pytest_rlgrade import Grader
+
+    _, report = grade_plain_calc(project, "sandbox", FAILURE_SHAPES, {"__init__.py": FAILING_CALC})
+    assert report is not None
+    cli = {t["node_id"]: (t["outcome"], t["message"]) for t in report["tasks"][0]["tests"]}
+    assert len(cli) == 9, cli
+    assert all(outcome in ("failed", "error") for outcome, _ in cli.values()), cli
+    with Grader(project.path, tasks=["calc"], workers=1, seed=report["seed"]) as grader:
+        api = grader.grade("reference", task="calc")
+    assert {t.node_id: (t.outcome, t.message) for t in api.tasks[0].tests} == cli
+    messages = " | ".join(message for _, message in cli.values())
+    for expected in (
+        "assert 2 == 3",
+        "add(2, 2) gave 4",
+        "ZeroDivisionError",
+        "told plainly",
+        "helper saw 2",
+        "while looking it up",
+        "two at once",
+        "the fixture broke",
+    ):
+        assert expected in messages, messages
 
 
 def test_the_run_seed_draws_the_examples_where_ci_is_set() -> None:
