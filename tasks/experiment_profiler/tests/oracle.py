@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_rlgrade import load_trusted
+from pytest_rlgrade import load_trusted, memo
 
 TASK_DIR = Path(__file__).resolve().parent.parent
 MODELS = ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-5", "claude-opus-4-6", "claude-opus-4-7"]
@@ -313,7 +313,22 @@ def generate_experiment(rng: random.Random, workdir: Path, public_dir: Path) -> 
     """Write a generated dataset and manifest under ``workdir``; return them with their oracle.
 
     The manifest sits in a folder of its own and names its dataset relative to it (``../``), so
-    that a dataset path resolved against the working folder instead is caught on every seed."""
+    that a dataset path resolved against the working folder instead is caught on every seed.
+    ``rng`` is left as if the experiment had been drawn from it."""
+    files, experiment, after = _design_experiment(rng.getstate())
+    for relative, text in files.items():
+        (workdir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / relative).write_text(text)
+    rng.setstate(after)
+    return experiment
+
+
+@memo  # a function of the generator's state: the rollouts of one seed share each experiment
+def _design_experiment(state: Any) -> tuple[dict[str, str], Experiment, Any]:
+    """The files (relative path -> text) and oracle of the experiment drawn from a generator in
+    ``state``, and the generator's state after the drawing."""
+    rng = random.Random()
+    rng.setstate(state)
     experiment_id = f"exp_{rng.randrange(16**8):08x}"
     manifest_path = f"manifests/{experiment_id}.yaml"
     manifest: dict[str, Any] = {"experiment_id": experiment_id}
@@ -321,8 +336,7 @@ def generate_experiment(rng: random.Random, workdir: Path, public_dir: Path) -> 
         manifest["description"] = f"generated experiment {word(rng)}"
     dialogues = generate_dialogues(rng)
     data_name = f"datasets/{word(rng)}.json"
-    (workdir / "datasets").mkdir(exist_ok=True)
-    (workdir / data_name).write_text(json.dumps({"dialogues": [d.__dict__ for d in dialogues]}, indent=1))
+    files = {data_name: json.dumps({"dialogues": [d.__dict__ for d in dialogues]}, indent=1)}
     manifest["dataset"] = "../" + data_name
     defaults: dict[str, Any] = {
         "model": rng.choice(MODELS),
@@ -332,9 +346,8 @@ def generate_experiment(rng: random.Random, workdir: Path, public_dir: Path) -> 
     manifest["defaults"] = defaults
     runs = _runs(rng, dialogues, defaults)
     manifest["runs"] = runs
-    (workdir / manifest_path).parent.mkdir(parents=True, exist_ok=True)
-    (workdir / manifest_path).write_text(dump_yaml(manifest, sort_keys=False))
-    return _with_oracle(experiment_id, manifest, manifest_path, dialogues)
+    files[manifest_path] = dump_yaml(manifest, sort_keys=False)
+    return files, _with_oracle(experiment_id, manifest, manifest_path, dialogues), rng.getstate()
 
 
 def plans_of(manifest: dict[str, Any], dialogues: list[Dialogue]) -> list[Plan]:
