@@ -43,10 +43,6 @@ def pytest_args(root: Path, job: dict[str, Any], report: Path) -> list[str]:
         "-p",
         "no:cacheprovider",
         "-q",
-        # Nobody reads a worker's terminal, and the report keeps only each failure's crash line,
-        # which is the same in every style: the native one skips pytest's filtering and layout
-        # of the traceback (a few milliseconds a failure, paid by every failing rollout).
-        "--tb=native",
     ]
     if job.get("run_all"):
         args.append("--rlgrade-run-all")
@@ -73,6 +69,7 @@ class Prepared:
         import pytest
         from _pytest.config import _prepareconfig
 
+        from .grading import crash_only_failures
         from .plugin import grading_key
 
         args = [*pytest_args(root, {**job, "submission": str(placeholder), "seed": 0}, placeholder / "r.json")]
@@ -89,6 +86,7 @@ class Prepared:
         self.grading = self.config.stash[grading_key]
         self.hypothesis = self.grading.uses_hypothesis()  # it reads the test files: once, here
         self.grading.handoff = True  # the worker reads the report back; nobody reads the terminal
+        crash_only_failures(self.session.items)
 
     def run(self, job: dict[str, Any], report: Path) -> int:
         """In the fork: grade ``job`` and write its report; the exit status."""
