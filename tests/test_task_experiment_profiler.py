@@ -270,3 +270,36 @@ def test_rewards_order_solutions_by_how_much_they_do(grade, tmp_path: Path) -> N
         rewards[name] = grade(submission, TASK, f"--rlgrade-seed={SEED}").task(TASK)["reward"]
     small = rewards.pop("no_geometric_mean")
     assert all(starter_cap(TASK) < reward < small < 1.0 for reward in rewards.values()), (small, rewards)
+
+
+def test_a_generated_experiment_is_designed_once_per_generator_state(tmp_path: Path) -> None:
+    """The experiment fixture's generator is remembered by the generator's state (a warm grader
+    designs each once per seed): the same files, a fresh oracle each time, and the generator left
+    exactly where drawing the experiment leaves it."""
+    import random
+
+    from pytest_rlgrade import trusted
+
+    oracle = load_trusted(TASK_DIR / "tests" / "oracle.py", "experiment_profiler_oracle")
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    rng = random.Random("a test's seed")
+    before = len(trusted._ENTRIES)
+    made = oracle.generate_experiment(rng, first, first)
+    after = rng.getstate()
+    remembered = len(trusted._ENTRIES)
+    assert remembered == before + 1
+    assert after != random.Random("a test's seed").getstate()  # drawn from, as if drawn here
+    again_rng = random.Random("a test's seed")
+    again = oracle.generate_experiment(again_rng, second, second)
+    assert len(trusted._ENTRIES) == remembered  # looked up, not designed again
+    assert again_rng.getstate() == after
+    assert again == made
+    assert again is not made
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
+    assert made.pairs  # the oracle's answers came along
+    other = oracle.generate_experiment(random.Random("another test's seed"), tmp_path, tmp_path)
+    assert other.experiment_id != made.experiment_id
