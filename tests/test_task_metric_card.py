@@ -139,6 +139,22 @@ def test_good_cards_follow_the_schema_and_score_full_marks(contexts: list[dict[s
             assert scorer.score_output(json.dumps(card), context)["overall"] == 1.0, (context["id"], variant)
 
 
+def test_the_scorer_remembers_each_output_and_hands_out_copies(contexts: list[dict[str, Any]]) -> None:
+    """``score_output`` is a function of the text and the context: a warm grader scores an output
+    once, and a test that changes what it got back changes nobody else's."""
+    from pytest_rlgrade import trusted
+
+    text, context = json.dumps(simulator.good_card(contexts[0], 3)) + " ", contexts[0]
+    before = len(trusted._ENTRIES)
+    first = scorer.score_output(text, context)
+    assert len(trusted._ENTRIES) == before + 1
+    first["overall"] = -1.0
+    again = scorer.score_output(text, context)
+    assert len(trusted._ENTRIES) == before + 1
+    assert again["overall"] == 1.0
+    assert scorer.score_output(text.strip(), context) == again  # another text: scored on its own
+
+
 SIGNATURES = {
     "valid": {"json_validity": 1.0, "overall": 1.0},
     "fenced": {"json_validity": 1.0, "overall": 1.0},

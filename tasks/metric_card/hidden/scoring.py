@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pytest_rlgrade import load_trusted
+from pytest_rlgrade import load_trusted, memo
 
 tools = load_trusted(Path(__file__).resolve().parent.parent / "tools", "metric_card_tools")
 card_schema = importlib.import_module("metric_card_tools.card_schema")
@@ -295,6 +295,7 @@ def overall(scores: dict[str, float]) -> float:
     return math.fsum(WEIGHTS[d] * scores[d] for d in DIMENSIONS)
 
 
+@memo  # a function of the text and context: a warm grader scores each output once, not per rollout
 def score_output(text: str, context: dict[str, Any]) -> dict[str, Any]:
     validity = json_validity(text)
     found = extract_json(text)

@@ -22,10 +22,14 @@ from typing import Any
 
 import pytest
 
+from pytest_rlgrade import memo
+
 simulator = importlib.import_module("metric_card_tools.openai_client")
 card_schema = importlib.import_module("metric_card_tools.card_schema")
 context_tool = importlib.import_module("metric_card_tools.contexts")
 oracle = importlib.import_module("metric_card_hidden.scoring")
+# What the simulator answers is a function of the request: remembered, as the oracle's scores are.
+simulate = memo(simulator.simulate)
 
 DIMENSIONS = oracle.DIMENSIONS
 SCORES = (*DIMENSIONS, "overall")
@@ -570,7 +574,7 @@ def telling_seed(run: Run, rng: random.Random, tries: int = 300) -> int:
         seed = rng.randrange(10**6)
         scores = []
         for number, entry in enumerate(run.log):
-            answer = simulator.simulate({**entry["request"], "seed": seed})
+            answer = simulate({**entry["request"], "seed": seed})
             context = run.context_of(number)
             scores.append([oracle.score_output(c["message"]["content"], context)["overall"] for c in answer["choices"]])
         if picks_are_telling(scores):
@@ -580,7 +584,7 @@ def telling_seed(run: Run, rng: random.Random, tries: int = 300) -> int:
 
 def expected_completions(entry: dict[str, Any]) -> dict[str, Any]:
     """What the simulator answered to a logged request."""
-    return simulator.simulate(entry["request"])
+    return simulate(entry["request"])
 
 
 def expected_metrics(groups: list[dict[str, Any]]) -> dict[str, Any]:
@@ -693,6 +697,7 @@ def png_problems(data: bytes) -> list[str]:
     return decode_png(data)[0]
 
 
+@memo  # a function of the bytes: the rollouts that draw the same plot have it decoded once
 def decode_png(data: bytes) -> tuple[list[str], bytes]:
     """``(problems, pixels)``: what is wrong with ``data`` as a PNG image (see ``png_problems``),
     and its unfiltered pixel rows (empty when it cannot be decoded)."""
