@@ -15,6 +15,7 @@ from metric_card_support import (
     check_result,
     close,
     context_tool,
+    expected_completions,
     expected_metrics,
     generate_contexts,
     is_number,
@@ -114,7 +115,7 @@ def test_rollouts_agree_with_the_request_log(submission, processed):
         assert simulator.parse_context_block(request["messages"][-1]["content"]) == context, (
             f"request {number} does not carry the context {context['id']!r}"
         )
-        answer = simulator.simulate(request)
+        answer = expected_completions(entry)
         assert group.get("response_id") == answer["id"] == entry["response_id"], f"group {number}: response_id"
         conversations = group["messages"]
         assert all(_prompt(c) == request["messages"] for c in conversations), (
@@ -183,7 +184,7 @@ def _expected_groups(run, log=None, context_of=None):
     """The groups the simulator's log says a run made (``run``'s, or ``log`` with ``context_of``)."""
     groups = []
     for number, entry in enumerate(run.log if run else log):
-        answer = simulator.simulate(entry["request"])
+        answer = expected_completions(entry)
         messages = entry["request"]["messages"]
         groups.append(
             {
@@ -345,7 +346,7 @@ def test_cli_process_takes_its_settings(submission, rlgrade_rng):
         assert (request["model"], request["n"], request["seed"]) == (model, group_size, seed), (
             f"request {number} had model {request['model']!r}, n {request['n']}, seed {request['seed']}"
         )
-        answer = simulator.simulate(request)
+        answer = expected_completions(entry)
         assert [c[-1]["content"] for c in group["messages"]] == [c["message"]["content"] for c in answer["choices"]]
     metrics = read_json(submission, target.replace(".jsonl", ".metrics.json"))
     assert metrics.get("num_rollouts") == num_prompts * group_size
