@@ -114,13 +114,14 @@ class TaskState:
         """Messages never show where the sandbox lives on the grading machine (issue #8), nor
         which of its trees served the submission: its copy reads as ``<submission>`` and its
         scratch as ``<scratch>``, so that one answer reads the same in every grading."""
-        places: list[tuple[Path | None, str]] = [(self.scratch, "<sandbox>")]
-        if self.sandbox is not None:
-            places[:0] = [
-                (self.sandbox.submission_dir, "<submission>"),
-                (self.sandbox.scratch, "<scratch>"),
-                (self.sandbox.root, "<sandbox>"),
-            ]
+        sandbox = self.sandbox
+        places: list[tuple[Path | None, str]] = [
+            # Most specific first: the copy and the scratch sit inside the sandbox's root.
+            (sandbox.submission_dir if sandbox else None, "<submission>"),
+            (sandbox.scratch if sandbox else None, "<scratch>"),
+            (sandbox.root if sandbox else None, "<sandbox>"),
+            (self.scratch, "<sandbox>"),
+        ]
         for root, name in places:
             if root is not None:
                 text = text.replace(str(root), name)
