@@ -303,6 +303,16 @@ def test_preloads_are_warm_and_the_environment_is_clean(probe: tuple[Submission,
     }
 
 
+def test_a_tests_collector_leaves_the_warm_objects_alone(probe: tuple[Submission, Any]) -> None:
+    """What the pool and the tree imported is frozen before any fork: a test's collector neither
+    walks those objects nor copies their pages. The test's own garbage is collected as usual."""
+    submission, _ = probe
+    gc = submission.module("gc")
+    assert gc.get_freeze_count() > 10_000  # the preloads, the runtime, the warmed stdlib
+    assert gc.isenabled()
+    assert gc.collect() >= 0
+
+
 def test_public_files_are_readable_and_read_only(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
     submission, module = probe
     assert module.read(str(submission.public_dir / "data" / "input.txt")) == "public data"
