@@ -37,7 +37,7 @@ def test_reference_earns_full_reward_on_every_instance(grade: Any) -> None:
     assert graded.exit_code == 0, graded.output
     task = graded.task("funcbench")
     assert task["reward"] == 1.0
-    assert task["counts"]["total"] == 36 * 3
+    assert task["counts"]["total"] == 36  # one test per instance, as HumanEval checks a problem
 
 
 @pytest.mark.slow
@@ -45,7 +45,7 @@ def test_one_instance_is_graded_alone(grade: Any) -> None:
     graded = grade("reference", "funcbench:caesar-5")
     task = graded.task("funcbench")
     assert task["instance"] == "caesar-5"
-    assert task["counts"]["total"] == 3
+    assert task["counts"]["total"] == 1
     assert task["reward"] == 1.0
     assert "missing_tests" not in task["flags"]
 
