@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,13 +30,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def cluster() -> Iterator[str]:
     """A head node and one worker node on this machine, one CPU each."""
     ray_cli = str(Path(sys.executable).with_name("ray"))
     if not Path(ray_cli).exists():
         ray_cli = shutil.which("ray") or "ray"
     port = free_port()
-    temp = tmp_path_factory.mktemp("ray")
+    # Ray's socket paths live under its temp dir and must stay within AF_UNIX's 107 bytes, which
+    # pytest's own temp dirs exceed under pytest-xdist (.../pytest-N/popen-gw1/ray0/session_...).
+    temp = Path(tempfile.mkdtemp(prefix="rlray-", dir="/tmp"))
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     common = ["--num-cpus=1", "--disable-usage-stats", f"--temp-dir={temp}"]
     started = []
@@ -52,6 +55,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120, check=False)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 # Each scenario drives the Ray driver in a process of its own: a Ray driver keeps threads and
