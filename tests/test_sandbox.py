@@ -24,6 +24,7 @@ from pytest_rlgrade.errors import (
     SubmissionTimeout,
 )
 from pytest_rlgrade.manifest import load_task
+from pytest_rlgrade.runtime.worker import landlock_abi
 from pytest_rlgrade.sandbox import SPARES, Sandbox
 
 PROBE = """
@@ -356,6 +357,33 @@ def test_writes_stay_in_scratch(sandbox: Sandbox, probe: tuple[Submission, Any])
         assert not path.exists()
 
 
+def test_a_test_sees_nothing_of_the_tests_before_it(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
+    """Each test's process has a Landlock layer of its own: of the submission's scratch, only its
+    working folder. What an earlier test wrote there, and what the supervisor put there for it,
+    is out of reach: state never passes from test to test through files."""
+    needs(sandbox, "landlock")
+    earlier, module = probe
+    assert module.write(str(earlier.workdir / "note.txt")) is True
+    (earlier.workdir / "input.txt").write_text("an earlier test's input")
+    earlier.close()
+    later = open_submission(sandbox)
+    try:
+        probe_module = later.module("probe")
+        assert probe_module.write(str(later.workdir / "mine.txt")) is True
+        assert probe_module.read(str(later.workdir / "mine.txt")) == "x"
+        assert probe_module.make_temporary().startswith(str(later.workdir))
+        assert probe_module.listdir_or_none(str(later.workdir.parent)) is None
+        for name in ("note.txt", "input.txt"):
+            with pytest.raises(SubmissionRaised, match="PermissionError"):
+                probe_module.read(str(earlier.workdir / name))
+        with pytest.raises(SubmissionRaised, match="PermissionError"):
+            probe_module.write(str(earlier.workdir / "planted.txt"))
+        assert probe_module.read(str(sandbox.public_dir / "data" / "input.txt")) == "public data"
+    finally:
+        later.close()
+    assert not (earlier.workdir / "planted.txt").exists()
+
+
 def test_no_links_or_fifos_even_in_scratch(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
     needs(sandbox, "landlock")
     submission, module = probe
@@ -390,7 +418,11 @@ def test_only_its_own_processes_are_visible_and_none_can_be_signalled(
     needs(sandbox, "pidns", "procfs")
     _, module = probe
     assert len(module.processes()) <= 3  # the worker's, the zygote, this child
-    module.signal_parent()  # PID 1 of its namespace ignores it
+    if "landlock" in sandbox.confinement and landlock_abi() >= 6:
+        with pytest.raises(SubmissionRaised, match="PermissionError"):
+            module.signal_parent()  # a test's own Landlock layer scopes its signals to its processes
+    else:
+        module.signal_parent()  # PID 1 of its namespace ignores it
     assert module.remember("alive") == ["alive"]
 
 
