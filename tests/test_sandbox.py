@@ -170,6 +170,20 @@ def make_temporary():
     return tempfile.mkdtemp()
 
 
+def sysv_ipc():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    made = {}
+    for kind, call in (
+        ("shm", lambda: libc.shmget(4242, 4096, 0o1666)),
+        ("sem", lambda: libc.semget(4243, 1, 0o1666)),
+        ("msg", lambda: libc.msgget(4244, 0o1666)),
+    ):
+        made[kind] = call() >= 0
+    return made
+
+
 def listdir_or_none(path):
     try:
         return sorted(os.listdir(path))
@@ -382,6 +396,14 @@ def test_a_test_sees_nothing_of_the_tests_before_it(sandbox: Sandbox, probe: tup
     finally:
         later.close()
     assert not (earlier.workdir / "planted.txt").exists()
+
+
+def test_no_ipc_object_outlives_a_test(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:
+    """System V shared memory, semaphores and message queues outlive the process that made them,
+    in the IPC namespace every test of a submission shares: none may be made at all."""
+    needs(sandbox, "userns")
+    _, module = probe
+    assert module.sysv_ipc() == {"shm": False, "sem": False, "msg": False}
 
 
 def test_no_links_or_fifos_even_in_scratch(sandbox: Sandbox, probe: tuple[Submission, Any]) -> None:

@@ -861,6 +861,29 @@ def hide_siblings(root: str, own: str, writable: bool) -> None:
         os.close(fd)
 
 
+def close_ipc() -> list[str]:
+    """Allow no System V IPC object and no POSIX message queue in this IPC namespace (the
+    submission's own): such an object outlives the process that made it, so one test could leave
+    state there for the next. The limits are the namespace's own; what could not be set, for the
+    log."""
+    problems = []
+    for path in (
+        "/proc/sys/kernel/shmmni",
+        "/proc/sys/kernel/msgmni",
+        "/proc/sys/kernel/sem",
+        "/proc/sys/fs/mqueue/queues_max",
+    ):
+        try:
+            with open(path) as f:
+                fields = f.read().split()
+            # One number each, but ``sem``: SEMMSL SEMMNS SEMOPM SEMMNI, the last the count of sets.
+            with open(path, "w") as f:
+                f.write(" ".join([*fields[:-1], "0"]))
+        except OSError as exc:
+            problems.append(f"{path} not set: {exc}")
+    return problems
+
+
 def enter_submission(
     config: dict[str, Any], request: dict[str, Any], cgroup_fds: list[int], isolated: bool
 ) -> list[str]:
@@ -895,6 +918,9 @@ def enter_submission(
         _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
     elif not isolated:
         confinement = [c for c in confinement if c not in ("pidns", "procfs", "private-root")]
+    if isolated:  # an IPC namespace of its own (see Pool.open)
+        for problem in close_ipc():
+            print(problem, file=sys.stderr)
     if "landlock" in pool:
         read = [*config["system_read"], stage]
         try:
