@@ -403,6 +403,11 @@ def landlock(read: list[str], write: list[str], devices: list[str], listed: tupl
     return True
 
 
+def submission_read(config: dict[str, Any], stage: str) -> list[str]:
+    """What a submission's processes may read: the system's paths and its own staged copy."""
+    return [*config["system_read"], stage]
+
+
 def test_read_paths(read: list[str], scratch_root: str) -> list[str]:
     """What a test's own Landlock layer lets it read: ``read`` (the submission's), coarsened to
     top-level folders where that keeps ``scratch_root`` out, since the layer only narrows the
@@ -450,8 +455,8 @@ class Zygote:
         self.control = control
         self.config = config
         self.stage = stage
-        self.confinement: list[str] = []
-        self.test_read: list[str] = []
+        # What a test's own Landlock layer may read (see test_read_paths); None: no Landlock.
+        self.test_read: list[str] | None = None
         self.warmed = False
         self.limit = int(config["message_limit"])
         self.children: set[int] = set()
@@ -575,7 +580,7 @@ class Zygote:
         code = 0
         try:
             _redirect(request["cwd"], request["stdout"], request["stderr"], request.get("stdin"))
-            if "landlock" in self.confinement:
+            if self.test_read is not None:
                 # A layer of the test's own: it writes, and of the submission's scratch sees, only
                 # its working folder, not the folders of the tests before it (what they wrote, and
                 # what the supervisor put there for them). Its output files are open already.
@@ -629,8 +634,8 @@ class Zygote:
         self.reap()
 
     def run(self, confinement: list[str]) -> None:
-        self.confinement = confinement
-        self.test_read = test_read_paths([*self.config["system_read"], self.stage], self.config["scratch_root"])
+        if "landlock" in confinement:
+            self.test_read = test_read_paths(submission_read(self.config, self.stage), self.config["scratch_root"])
         wire.send(self.control, {"event": "ready", "confinement": confinement}, self.limit)
         while True:
             ready, _, _ = select.select([self.control.fileno(), self.wake_r], [], [])
@@ -922,9 +927,8 @@ def enter_submission(
         for problem in close_ipc():
             print(problem, file=sys.stderr)
     if "landlock" in pool:
-        read = [*config["system_read"], stage]
         try:
-            if not landlock(read, [scratch], config["devices"], tuple(config["python_dirs"])):
+            if not landlock(submission_read(config, stage), [scratch], config["devices"], tuple(config["python_dirs"])):
                 confinement.remove("landlock")
         except OSError as exc:
             print(f"landlock not applied: {exc}", file=sys.stderr)
